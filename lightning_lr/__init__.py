@@ -1,0 +1,46 @@
+"""lightning_lr: Lightning callbacks that own the learning-rate schedule.
+
+Example:
+    >>> from lightning.pytorch import Trainer
+    >>> from lightning_lr import OneCycle
+    >>> trainer = Trainer(max_epochs=3, callbacks=[OneCycle()], logger=False)
+"""
+
+from lightning_lr import schedules
+from lightning_lr.callbacks import (
+    CosineAnnealing,
+    CosineRestarts,
+    Cyclical,
+    ExponentialDecay,
+    LRScheduler,
+    MultiStepDecay,
+    OneCycle,
+    PlateauState,
+    ReduceLROnPlateau,
+    ScheduleCallback,
+    ScheduleConflictError,
+    StepDecay,
+    WarmupCosine,
+    WarmupLinear,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CosineAnnealing",
+    "CosineRestarts",
+    "Cyclical",
+    "ExponentialDecay",
+    "LRScheduler",
+    "MultiStepDecay",
+    "OneCycle",
+    "PlateauState",
+    "ReduceLROnPlateau",
+    "ScheduleCallback",
+    "ScheduleConflictError",
+    "StepDecay",
+    "WarmupCosine",
+    "WarmupLinear",
+    "__version__",
+    "schedules",
+]

@@ -1,0 +1,26 @@
+"""Lightning callbacks that own the learning rate: the generic one and the named recipes."""
+
+from lightning_lr.callbacks.base import ScheduleCallback, ScheduleConflictError
+from lightning_lr.callbacks.cyclical import Cyclical
+from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, ExponentialDecay, MultiStepDecay, StepDecay
+from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.one_cycle import OneCycle
+from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
+from lightning_lr.callbacks.warmup import WarmupCosine, WarmupLinear
+
+__all__ = [
+    "CosineAnnealing",
+    "CosineRestarts",
+    "Cyclical",
+    "ExponentialDecay",
+    "LRScheduler",
+    "MultiStepDecay",
+    "OneCycle",
+    "PlateauState",
+    "ReduceLROnPlateau",
+    "ScheduleCallback",
+    "ScheduleConflictError",
+    "StepDecay",
+    "WarmupCosine",
+    "WarmupLinear",
+]

@@ -1,0 +1,307 @@
+"""The one callback that writes ``param_groups``: it applies per-group schedules on a step clock.
+
+Every named callback (``OneCycle``, ``CosineAnnealing``, ...) is a recipe over
+:class:`ScheduleCallback`: it says which schedule each param group follows, and this class
+does the rest — resolving durations against the run, warmup, the per-optimizer clock, checks
+before the first step, exact resume and logging.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+from torch.optim import Optimizer
+from typing_extensions import override
+
+from lightning_lr._checks import check_choice, check_closed_interval, check_real
+from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
+from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Warmup
+
+Interval = Literal["step", "epoch"]
+WarmupLike = int | float | str | Span | None
+STATE_VERSION = 1
+
+
+class ScheduleConflictError(ValueError):
+    """The schedule cannot run as configured with this trainer (raised before the first step)."""
+
+
+def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
+    """``int``: clock units; ``float`` in ``[0, 1)``: fraction of training; ``"2 epochs"``/``"5%"``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"`{name}` must be an int (steps), a float in [0, 1) (fraction of training) or a string "
+                        f"like '2 epochs'; got {value!r}.")
+    if isinstance(value, float):
+        check_real(name, value)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"`{name}` as a float is a fraction of training and must be in [0, 1), got {value!r}; "
+                             "give an int for a number of steps.")
+        return Span(value, "fraction")
+    span = Span.parse(value, name)
+    if span.unit == "fraction" and span.amount >= 1.0:
+        raise ValueError(f"`{name}` must be shorter than training, got {value!r}.")
+    return span if span.amount > 0 else None
+
+
+@dataclass
+class _GroupPlan:
+    group: dict[str, Any]
+    lr: Schedule
+    momentum: Schedule | None
+    momentum_key: str | None
+
+
+@dataclass
+class _Plan:
+    clock: OptimizerClock
+    groups: list[_GroupPlan] = field(default_factory=list)
+    applied_at: float = -1.0
+
+
+class ScheduleCallback(Callback):
+    """Base of all schedule callbacks: sets every managed param group's LR before each step.
+
+    Subclasses implement :meth:`lr_schedule` (and :meth:`momentum_schedule` when they cycle
+    momentum). The LR of optimizer step ``k`` is ``schedule(k)`` (``schedule(epoch)`` with
+    ``interval="epoch"``), written in ``on_train_batch_start`` and right after each real
+    optimizer step, so it holds for LBFGS, manual optimization and several optimizers alike.
+
+    Args:
+        interval: ``"step"``: the clock counts optimizer steps (a step skipped by the AMP
+            gradient scaler does not count); ``"epoch"``: it counts epochs, as a PyTorch scheduler
+            stepped once per epoch.
+        warmup: Linear warmup before the schedule: an ``int`` of clock units, a ``float`` in
+            ``[0, 1)`` as a fraction of training, or a string such as ``"2 epochs"`` or ``"5%"``.
+        warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
+        optimizers: Indices (into ``trainer.optimizers``) of the optimizers to drive;
+            ``None``: all of them.
+    """
+
+    def __init__(
+        self,
+        interval: Interval = "step",
+        warmup: WarmupLike = None,
+        warmup_start_factor: float = 0.0,
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
+        self.interval: Interval = check_choice("interval", interval, ("step", "epoch"))  # type: ignore[assignment]
+        self.warmup = parse_warmup(warmup)
+        self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
+        self.optimizer_indices = _parse_indices(optimizers)
+        self._plans: list[_Plan] = []
+        self._base_lrs: list[list[float]] | None = None
+        self._restored: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ recipe interface
+    @abstractmethod
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        """The resolved LR schedule of one param group, after warmup, on ``timeline``."""
+
+    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
+        """The resolved momentum (or Adam ``beta1``) schedule of one group; ``None``: leave it alone."""
+        return None
+
+    def span(self, timeline: Timeline) -> float | None:
+        """Clock units the schedule is meant to cover (``None``: endless); checked against the run."""
+        return None
+
+    def base_lrs(self, optimizer: Optimizer) -> list[float]:
+        """The base LR of each group, captured once at the start of a fresh fit."""
+        return [float(g["lr"]) for g in optimizer.param_groups]
+
+    # ------------------------------------------------------------------ state
+    @property
+    @override
+    def state_key(self) -> str:
+        return f"{type(self).__qualname__}{{'optimizers': {self.optimizer_indices}}}"
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        if self._base_lrs is None:
+            return {}
+        return {
+            "version": STATE_VERSION,
+            "base_lrs": [list(b) for b in self._base_lrs],
+            "steps": [p.clock.steps for p in self._plans],
+        }
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        version = state_dict.get("version", 1)
+        if version > STATE_VERSION:
+            raise ValueError(f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
+                             f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint.")
+        self._restored = dict(state_dict)
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        optimizers = self._managed(trainer)
+        self._check_conflicts(trainer, optimizers)
+        timeline = run_timeline(trainer, self.interval)
+        for optimizer in optimizers:  # build once with the configured LRs: fails before any step
+            self._build(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        optimizers = self._managed(trainer)
+        restored, self._restored = self._restored, None
+        if restored and restored.get("base_lrs") is not None:
+            base_lrs = [list(map(float, b)) for b in restored["base_lrs"]]
+            steps = list(map(int, restored["steps"]))
+        else:
+            base_lrs = [self.base_lrs(opt) for opt in optimizers]
+            steps = [0] * len(optimizers)
+            if trainer.global_step > 0:
+                steps = [trainer.global_step if len(optimizers) == 1 else 0] * len(optimizers)
+                warnings.warn(f"{type(self).__name__}: resuming at global step {trainer.global_step} from a checkpoint "
+                              "without its state; base LRs are read from the restored optimizer.", stacklevel=2)
+        if len(base_lrs) != len(optimizers):
+            raise ScheduleConflictError(f"{type(self).__name__}: the checkpoint holds {len(base_lrs)} optimizers' "
+                                        f"state, the model has {len(optimizers)}.")
+        timeline = run_timeline(trainer, self.interval)
+        self._base_lrs = base_lrs
+        self._remove_hooks()
+        self._plans = []
+        for optimizer, bases, taken in zip(optimizers, base_lrs, steps):
+            clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
+            self._plans.append(self._build(optimizer, bases, timeline, clock))
+        self._apply_all(trainer)
+
+    @override
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.interval == "epoch":
+            self._apply_all(trainer)
+
+    @override
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._apply_all(trainer)
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._remove_hooks()
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._remove_hooks()
+
+    # ------------------------------------------------------------------ machinery
+    def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:
+        optimizers = list(trainer.optimizers)
+        if not optimizers:
+            raise ScheduleConflictError(f"{type(self).__name__} found no optimizer: `configure_optimizers` must "
+                                        "return at least one.")
+        if self.optimizer_indices is None:
+            return optimizers
+        for i in self.optimizer_indices:
+            if i >= len(optimizers):
+                raise ScheduleConflictError(f"{type(self).__name__}(optimizers={list(self.optimizer_indices)}) but the "
+                                            f"model has {len(optimizers)} optimizer(s).")
+        return [optimizers[i] for i in self.optimizer_indices]
+
+    def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
+        mine = {id(o) for o in optimizers}
+        for config in trainer.lr_scheduler_configs:
+            if id(getattr(config.scheduler, "optimizer", None)) in mine:
+                raise ScheduleConflictError(
+                    f"{type(self).__name__} and the {type(config.scheduler).__name__} returned by "
+                    "`configure_optimizers` both set the LR of the same optimizer. Return only the optimizer "
+                    "from `configure_optimizers`, or remove the callback."
+                )
+        for other in trainer.callbacks:  # type: ignore[attr-defined]
+            if other is self or not isinstance(other, ScheduleCallback):
+                continue
+            if {id(o) for o in other._managed(trainer)} & mine:
+                raise ScheduleConflictError(
+                    f"{type(self).__name__} and {type(other).__name__} both set the LR of the same optimizer; "
+                    "give each its own with `optimizers=[index]`, or compose the schedules into one."
+                )
+
+    def _build(self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock) -> _Plan:
+        name = type(self).__name__
+        groups = optimizer.param_groups
+        if len(bases) != len(groups):
+            raise ScheduleConflictError(f"{name}: {len(bases)} base LRs for {len(groups)} param groups.")
+        width = self.warmup.in_steps(timeline) if self.warmup is not None else 0.0
+        if width >= timeline.total:
+            raise ScheduleConflictError(f"{name}: the warmup ({width:g} {self.interval}s) is not shorter than "
+                                        f"training ({timeline.total:g} {self.interval}s).")
+        main = timeline.after(width)
+        span = self.span(main)
+        plan = _Plan(clock)
+        for i, (group, base) in enumerate(zip(groups, bases)):
+            lr = self.lr_schedule(base, i, len(groups), main)
+            momentum = self.momentum_schedule(i, len(groups), main)
+            span = span if span is not None or not math.isfinite(lr.length) else lr.length
+            if width:
+                lr = Warmup(lr, width, self.warmup_start_factor).resolve(timeline)
+                momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
+            plan.groups.append(_GroupPlan(group, lr, momentum, _momentum_key(name, optimizer, group, momentum)))
+        if span is not None and math.isfinite(timeline.total) and not math.isclose(span, main.remaining, rel_tol=1e-9):
+            raise ScheduleConflictError(
+                f"{name}: the schedule spans {span:g} {self.interval}s but training has {main.remaining:g} "
+                f"(after {width:g} of warmup). Leave the length unset to span the whole run, or change "
+                "max_epochs/max_steps."
+            )
+        return plan
+
+    def _clock(self, plan: _Plan, trainer: pl.Trainer) -> float:
+        return float(plan.clock.steps if self.interval == "step" else trainer.current_epoch)
+
+    def _apply_all(self, trainer: pl.Trainer) -> None:
+        for plan in self._plans:
+            self._apply(plan, self._clock(plan, trainer))
+
+    def _apply(self, plan: _Plan, t: float) -> None:
+        if t == plan.applied_at:
+            return
+        plan.applied_at = t
+        for g in plan.groups:
+            g.group["lr"] = g.lr(t)
+            if g.momentum is not None:
+                if g.momentum_key == "betas":
+                    g.group["betas"] = (g.momentum(t), g.group["betas"][1])
+                else:
+                    g.group["momentum"] = g.momentum(t)
+
+    def _after_step(self, clock: OptimizerClock) -> None:
+        if self.interval == "step":
+            for plan in self._plans:
+                if plan.clock is clock:
+                    self._apply(plan, float(clock.steps))
+
+    def _remove_hooks(self) -> None:
+        for plan in self._plans:
+            plan.clock.detach()
+
+
+def _momentum_key(name: str, optimizer: Optimizer, group: dict[str, Any], momentum: Schedule | None) -> str | None:
+    if momentum is None:
+        return None
+    if "betas" in group:
+        return "betas"
+    if "momentum" in group:
+        return "momentum"
+    raise ScheduleConflictError(f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
+                                "`betas`; pass `cycle_momentum=False`.")
+
+
+def _parse_indices(value: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, int) else value
+    if isinstance(items, str) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
+        raise TypeError(f"`optimizers` must be an int >= 0, a list of them, or None; got {value!r}.")
+    if not items or len(set(items)) != len(items):
+        raise ValueError(f"`optimizers` must list distinct indices, got {value!r}.")
+    return tuple(items)

@@ -1,0 +1,109 @@
+r"""Cyclical learning rates (Smith 2017): triangular, triangular2 and exp_range."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_lr._checks import (
+    check_bool,
+    check_choice,
+    check_closed_interval,
+    check_non_negative,
+    check_ordered,
+    check_positive,
+    per_group,
+    pick_group,
+)
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.schedules import Schedule, Span, Timeline, between, triangle_wave
+from lightning_lr.schedules.base import DurationLike
+from lightning_lr.schedules.recipes import CyclicMode
+
+
+class Cyclical(ScheduleCallback):
+    r"""Cyclical LR, step for step identical to PyTorch's ``CyclicLR``.
+
+    With :math:`h(t) \in [0, 1]` a triangle wave rising over ``step_size_up`` and falling over
+    ``step_size_down``, :math:`c = \lfloor t / (s_{up} + s_{down}) \rfloor`:
+
+    .. math:: \eta(t) = \eta_{base} + (\eta_{max} - \eta_{base})\, h(t)\, \phi,\qquad
+        \phi = 1,\; 2^{-c},\; \gamma^{t} \text{ for triangular, triangular2, exp\_range}
+
+    Momentum moves the other way: :math:`m(t) = m_{max} - (m_{max} - m_{base})\, h(t)\,\phi`.
+
+    Args:
+        base_lr: Lower LR bound, one number or one per param group.
+        max_lr: Upper LR bound, one number or one per param group.
+        step_size_up: Clock units of the rising half (a number, or ``"4 epochs"``).
+        step_size_down: Clock units of the falling half; ``None``: same as ``step_size_up``.
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+        gamma: Decay base of ``exp_range``, in (0, 1].
+        cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
+        base_momentum: Lower momentum bound, one number or one per group.
+        max_momentum: Upper momentum bound, one number or one per group.
+        interval, warmup, warmup_start_factor, optimizers: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> callback = Cyclical(base_lr=1e-3, max_lr=1e-2, step_size_up="4 epochs", mode="triangular2")
+
+    Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017.
+    """
+
+    def __init__(
+        self,
+        base_lr: float | list[float],
+        max_lr: float | list[float],
+        step_size_up: DurationLike = 2000,
+        step_size_down: DurationLike | None = None,
+        mode: CyclicMode = "triangular",
+        gamma: float = 1.0,
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.8,
+        max_momentum: float | list[float] = 0.9,
+        interval: Interval = "step",
+        warmup: WarmupLike = None,
+        warmup_start_factor: float = 0.0,
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(interval, warmup, warmup_start_factor, optimizers)
+        self.base_lr = per_group("base_lr", base_lr, check_non_negative)
+        self.max_lr = per_group("max_lr", max_lr, check_positive)
+        check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
+        self.step_size_up = _positive_span("step_size_up", step_size_up)
+        self.step_size_down = None if step_size_down is None else _positive_span("step_size_down", step_size_down)
+        self.mode: CyclicMode = check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))  # type: ignore[assignment]
+        self.gamma = check_positive("gamma", gamma)
+        if self.gamma > 1.0:
+            raise ValueError(f"`gamma` must be in (0, 1], got {gamma!r}.")
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        self.base_momentum = per_group("base_momentum", base_momentum, _momentum)
+        self.max_momentum = per_group("max_momentum", max_momentum, _momentum)
+        check_ordered("base_momentum", self.base_momentum, "max_momentum", self.max_momentum)
+
+    def _wave(self, timeline: Timeline) -> Schedule:
+        up = self.step_size_up.in_steps(timeline)
+        down = None if self.step_size_down is None else self.step_size_down.in_steps(timeline)
+        return triangle_wave(up, down, self.mode, self.gamma)
+
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        low = pick_group("base_lr", self.base_lr, group_index, num_groups)
+        high = pick_group("max_lr", self.max_lr, group_index, num_groups)
+        return between(self._wave(timeline), low, high)
+
+    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
+        if not self.cycle_momentum:
+            return None
+        low = pick_group("base_momentum", self.base_momentum, group_index, num_groups)
+        high = pick_group("max_momentum", self.max_momentum, group_index, num_groups)
+        return between(self._wave(timeline), high, low)
+
+
+def _momentum(name: str, value: Any) -> float:
+    return check_closed_interval(name, value, 0.0, 1.0)
+
+
+def _positive_span(name: str, value: DurationLike) -> Span:
+    span = Span.parse(value, name)
+    check_positive(name, span.amount)
+    return span

@@ -1,0 +1,50 @@
+r"""The generic callback: any schedule expression, applied as a factor of each group's base LR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.schedules import Affine, Schedule, Timeline
+from lightning_lr.schedules.combinators import _check_schedule
+
+
+class LRScheduler(ScheduleCallback):
+    r"""Drive every param group with ``base_lr * schedule(t)``.
+
+    .. math:: \eta_g(t) = \eta_g^{base}\, s(t)
+
+    The base LR of each group is the LR it was configured with (or the one the LR finder
+    wrote), captured at the start of a fresh fit, so the ratios between groups are kept.
+
+    Args:
+        schedule: Any :class:`~lightning_lr.schedules.Schedule` (a factor, usually ``<= 1``).
+        momentum: Optional schedule of absolute momentum (or Adam ``beta1``) values.
+        interval, warmup, warmup_start_factor, optimizers: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> from lightning_lr.schedules import Cosine, Join, Linear, epochs
+        >>> callback = LRScheduler(Join((Linear(0.1, 1.0, epochs(1)), Cosine(1.0, 0.0))))
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        momentum: Schedule | None = None,
+        interval: Interval = "step",
+        warmup: WarmupLike = None,
+        warmup_start_factor: float = 0.0,
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(interval, warmup, warmup_start_factor, optimizers)
+        _check_schedule("schedule", schedule)
+        if momentum is not None:
+            _check_schedule("momentum", momentum)
+        self.schedule = schedule
+        self.momentum = momentum
+
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        return Affine(self.schedule.resolve(timeline), scale=base_lr)
+
+    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
+        return None if self.momentum is None else self.momentum.resolve(timeline)

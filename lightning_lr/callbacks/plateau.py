@@ -1,0 +1,199 @@
+r"""Reduce the LR when a metric stops improving — composable with warmup and any schedule."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from typing_extensions import override
+
+from lightning_lr._checks import check_choice, check_non_negative, check_open_interval, per_group, pick_group
+from lightning_lr.callbacks.base import Interval, WarmupLike
+from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.schedules import Affine, Clamp, Constant, Schedule
+
+
+@dataclass
+class PlateauState:
+    """What ``ReduceLROnPlateau`` remembers between checks (saved in checkpoints)."""
+
+    best: float
+    num_bad_checks: int = 0
+    cooldown_counter: int = 0
+    checks: int = 0
+    scales: list[list[float]] = field(default_factory=list)  # per optimizer, per group
+
+
+class ReduceLROnPlateau(LRScheduler):
+    r"""Multiply the LR by ``factor`` when ``monitor`` has not improved for ``patience`` checks.
+
+    Same decisions as PyTorch's ``ReduceLROnPlateau``: a value :math:`a` improves on the best
+    :math:`b` when :math:`a < b(1 - \theta)` (``mode="min"``, ``threshold_mode="rel"``),
+    :math:`a < b - \theta` (``"abs"``), or the mirror images for ``mode="max"``. After more than
+    ``patience`` checks without improvement each group's LR becomes
+    :math:`\max(\eta \cdot \mathrm{factor}, \eta_{min})` (skipped when the change is
+    :math:`\le \epsilon`), then ``cooldown`` checks are ignored.
+
+    Unlike PyTorch it composes: the reductions multiply ``schedule`` (constant by default) and
+    the optional ``warmup``,
+
+    .. math:: \eta_g(t) = \max\!\left(\eta_g^{base}\, s(t)\, \mathrm{factor}^{r_g},\ \eta_{min,g}\right)
+
+    The metric is checked when it is logged: after each validation run (not the sanity check)
+    or, for a metric logged in training, at the end of each training epoch. Under DDP it is
+    averaged over ranks first, so every rank takes the same decision.
+
+    Args:
+        monitor: Name of the logged metric, e.g. ``"val_loss"``.
+        mode: ``"min"`` or ``"max"``.
+        factor: Reduction factor, in (0, 1).
+        patience: Checks without improvement tolerated before reducing.
+        threshold: Minimal change that counts as an improvement.
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: Checks to wait after a reduction before counting again.
+        min_lr: Floor of the LR, one number or one per param group.
+        eps: Reductions smaller than this are skipped.
+        schedule: Factor schedule the reductions multiply; ``None``: constant 1.
+        interval, warmup, warmup_start_factor, optimizers: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> callback = ReduceLROnPlateau(monitor="val_loss", patience=3, warmup="1 epoch")
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        mode: Literal["min", "max"] = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: Literal["rel", "abs"] = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] = 0.0,
+        eps: float = 1e-8,
+        schedule: Schedule | None = None,
+        interval: Interval = "step",
+        warmup: WarmupLike = None,
+        warmup_start_factor: float = 0.0,
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
+        super().__init__(schedule if schedule is not None else Constant(1.0), None, interval, warmup,
+                         warmup_start_factor, optimizers)
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"`monitor` must be the name of a logged metric, got {monitor!r}.")
+        self.monitor = monitor
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.factor = check_open_interval("factor", factor, 0.0, 1.0)
+        self.patience = _count("patience", patience)
+        self.threshold = check_non_negative("threshold", threshold)
+        self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+        self.cooldown = _count("cooldown", cooldown)
+        self.min_lr = per_group("min_lr", min_lr, check_non_negative)
+        self.eps = check_non_negative("eps", eps)
+        self.plateau = PlateauState(best=self._worst())
+        self._raw: list[list[Schedule]] = []
+        self._validated = False
+        self._warned_missing = False
+
+    def _worst(self) -> float:
+        return math.inf if self.mode == "min" else -math.inf
+
+    def is_better(self, current: float, best: float) -> bool:
+        """Whether ``current`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min":
+            bound = best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
+            return current < bound
+        bound = best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
+        return current > bound
+
+    # ------------------------------------------------------------------ state
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if state:
+            state["plateau"] = asdict(self.plateau)
+        return state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "plateau" in state_dict:
+            self.plateau = PlateauState(**state_dict["plateau"])
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        restored = self._restored is not None and "plateau" in self._restored
+        super().on_train_start(trainer, pl_module)
+        self._raw = [[g.lr for g in plan.groups] for plan in self._plans]
+        if not restored:
+            self.plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(r) for r in self._raw])
+        self._install(trainer)
+
+    @override
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not self._plans:
+            return
+        if self.monitor in trainer.callback_metrics:
+            self._validated = True
+            self._check(trainer)
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._validated:  # validation logs it: checked there
+            return
+        if self.monitor in trainer.callback_metrics:
+            self._check(trainer)
+        elif not self._warned_missing:
+            self._warned_missing = True
+            rank_zero_warn(f"ReduceLROnPlateau(monitor={self.monitor!r}) found no such metric at the end of epoch "
+                           f"{trainer.current_epoch} (logged: {sorted(trainer.callback_metrics)}); the LR is not "
+                           "reduced until it is logged.")
+
+    # ------------------------------------------------------------------ machinery
+    def _check(self, trainer: pl.Trainer) -> None:
+        value = torch.as_tensor(trainer.callback_metrics[self.monitor], dtype=torch.float64).detach().cpu()
+        current = float(trainer.strategy.reduce(value, reduce_op="mean"))
+        state = self.plateau
+        state.checks += 1
+        if self.is_better(current, state.best):
+            state.best, state.num_bad_checks = current, 0
+        else:
+            state.num_bad_checks += 1
+        if state.cooldown_counter > 0:
+            state.cooldown_counter -= 1
+            state.num_bad_checks = 0
+        if state.num_bad_checks > self.patience:
+            self._reduce(trainer)
+            state.cooldown_counter, state.num_bad_checks = self.cooldown, 0
+
+    def _reduce(self, trainer: pl.Trainer) -> None:
+        for plan, scales in zip(self._plans, self.plateau.scales):
+            for i, g in enumerate(plan.groups):
+                floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
+                old = float(g.group["lr"])
+                new = max(old * self.factor, floor)
+                if old - new > self.eps:
+                    scales[i] *= self.factor
+        self._install(trainer)
+
+    def _install(self, trainer: pl.Trainer) -> None:
+        for plan, raws, scales in zip(self._plans, self._raw, self.plateau.scales):
+            for i, (g, raw, scale) in enumerate(zip(plan.groups, raws, scales)):
+                floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
+                g.lr = Clamp(Affine(raw, scale=scale), minimum=floor) if (scale != 1.0 or floor > 0) else raw
+            plan.applied_at = -1.0
+            self._apply(plan, self._clock(plan, trainer))
+
+
+
+def _count(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
+    return value
+

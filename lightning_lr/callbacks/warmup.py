@@ -1,0 +1,90 @@
+r"""Transformers-style schedules: linear warmup, then linear or cosine decay to zero."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightning_lr._checks import check_positive, check_positive_int
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike, parse_warmup
+from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
+
+
+class _WarmupThenDecay(ScheduleCallback):
+    def __init__(self, num_warmup_steps: WarmupLike, num_training_steps: int | None, interval: Interval,
+                 optimizers: int | Sequence[int] | None) -> None:
+        super().__init__(interval, parse_warmup(num_warmup_steps, "num_warmup_steps"), 0.0, optimizers)
+        self.num_training_steps = (None if num_training_steps is None
+                                   else check_positive_int("num_training_steps", num_training_steps))
+
+    def _decay_steps(self, timeline: Timeline) -> float:
+        if self.num_training_steps is None:
+            return timeline.fill()
+        return self.num_training_steps - (timeline.total - timeline.remaining)
+
+    def span(self, timeline: Timeline) -> float | None:
+        return self._decay_steps(timeline)
+
+    def _checked_decay_steps(self, timeline: Timeline) -> float:
+        steps = self._decay_steps(timeline)
+        if steps <= 0:
+            raise ValueError(f"{type(self).__name__}: num_training_steps={self.num_training_steps} leaves no steps "
+                             f"after {timeline.total - timeline.remaining:g} warmup steps.")
+        return steps
+
+
+class WarmupLinear(_WarmupThenDecay):
+    r"""Linear warmup from 0, then linear decay to 0: transformers' ``get_linear_schedule_with_warmup``.
+
+    With :math:`w` warmup steps and :math:`T` training steps:
+
+    .. math:: \eta(t) = \eta_{base}\,\frac{t}{w}\ (t < w),\qquad
+        \eta(t) = \eta_{base}\,\frac{T - t}{T - w}\ (w \le t \le T)
+
+    Args:
+        num_warmup_steps: Warmup length: an ``int`` of steps, a ``float`` fraction of training or
+            a string (``"1 epoch"``, ``"6%"``).
+        num_training_steps: Total steps, warmup included; ``None``: the whole run.
+        interval, optimizers: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> callback = WarmupLinear(num_warmup_steps=500)
+    """
+
+    def __init__(self, num_warmup_steps: WarmupLike = 0, num_training_steps: int | None = None,
+                 interval: Interval = "step", optimizers: int | Sequence[int] | None = None) -> None:
+        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers)
+
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        return Linear(base_lr, 0.0, self._checked_decay_steps(timeline))
+
+
+class WarmupCosine(_WarmupThenDecay):
+    r"""Linear warmup from 0, then cosine decay: transformers' ``get_cosine_schedule_with_warmup``.
+
+    With progress :math:`p = (t - w)/(T - w)` after warmup and :math:`c` = ``num_cycles``:
+
+    .. math:: \eta(t) = \eta_{base}\,\tfrac12\left(1 + \cos(2\pi c\, p)\right)
+
+    Args:
+        num_warmup_steps: Warmup length (see :class:`WarmupLinear`).
+        num_training_steps: Total steps, warmup included; ``None``: the whole run.
+        num_cycles: Number of cosine periods after warmup; ``0.5`` decays once from peak to 0.
+        interval, optimizers: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> callback = WarmupCosine(num_warmup_steps=0.06)
+    """
+
+    def __init__(self, num_warmup_steps: WarmupLike = 0, num_training_steps: int | None = None,
+                 num_cycles: float = 0.5, interval: Interval = "step",
+                 optimizers: int | Sequence[int] | None = None) -> None:
+        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers)
+        self.num_cycles = check_positive("num_cycles", num_cycles)
+
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        steps = self._checked_decay_steps(timeline)
+        half = steps / (2.0 * self.num_cycles)
+        if self.num_cycles == 0.5:
+            return Cosine(base_lr, 0.0, steps)
+        wave = Cycle(Join((Cosine(base_lr, 0.0, half), Cosine(0.0, base_lr, half))))
+        return Truncate(wave, steps)

@@ -1,0 +1,304 @@
+r"""Primitive schedules: closed-form functions of the clock ``t``.
+
+Interpolations (:class:`Linear`, :class:`Cosine`, :class:`Polynomial`) run from ``start`` to
+``end`` over ``duration`` and then hold ``end``; ``duration=None`` fills the rest of training.
+Decays (:class:`Exponential`, :class:`ExponentialRate`, :class:`Step`, :class:`MultiStep`,
+:class:`InverseSqrt`) never end. Values are plain numbers: a factor of the base LR when used
+with :class:`~lightning_lr.LRScheduler`, an LR or a momentum inside the named callbacks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, replace
+
+from lightning_lr._checks import check_bool, check_non_negative, check_positive, check_real
+from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, resolve_duration
+
+
+def _clock_units(duration: DurationLike | None, owner: Schedule) -> float:
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        return float(duration)
+    raise RuntimeError(
+        f"{owner!r} has a duration that depends on the run ({duration!r}); call "
+        "`.resolve(Timeline(...))` first (the callbacks do this at fit start)."
+    )
+
+
+def _check_duration(name: str, duration: DurationLike | None, allow_none: bool = True) -> None:
+    if duration is None:
+        if not allow_none:
+            raise ValueError(f"`{name}` is required.")
+        return
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        check_positive(name, duration)
+    else:
+        Span.parse(duration, name)
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """A constant ``value``, for ``duration`` clock units (``None``: forever).
+
+    Example:
+        >>> Constant(0.5)(1000)
+        0.5
+    """
+
+    value: float = 1.0
+    duration: DurationLike | None = None
+
+    def __post_init__(self) -> None:
+        check_real("value", self.value)
+        _check_duration("duration", self.duration)
+
+    def __call__(self, t: float) -> float:
+        return self.value
+
+    @property
+    def length(self) -> float:
+        return math.inf if self.duration is None else _clock_units(self.duration, self)
+
+    def resolve(self, timeline: Timeline) -> Constant:
+        if self.duration is None:
+            return self
+        return replace(self, duration=resolve_duration(self.duration, timeline))
+
+
+@dataclass(frozen=True)
+class _Interpolation(Schedule):
+    start: float = 1.0
+    end: float = 0.0
+    duration: DurationLike | None = None
+
+    def __post_init__(self) -> None:
+        check_real("start", self.start)
+        check_real("end", self.end)
+        _check_duration("duration", self.duration)
+
+    def _shape(self, progress: float) -> float:
+        """Value at ``progress`` in ``[0, 1]``."""
+        raise NotImplementedError
+
+    def __call__(self, t: float) -> float:
+        d = _clock_units(self.duration, self)
+        if t >= d:
+            return self.end
+        return self._shape(max(t, 0.0) / d)
+
+    @property
+    def length(self) -> float:
+        return _clock_units(self.duration, self)
+
+    def resolve(self, timeline: Timeline) -> _Interpolation:
+        return replace(self, duration=resolve_duration(self.duration, timeline))
+
+
+@dataclass(frozen=True)
+class Linear(_Interpolation):
+    r"""Straight line from ``start`` to ``end``.
+
+    .. math:: v(t) = (\mathrm{end} - \mathrm{start})\,\frac{t}{d} + \mathrm{start},\quad 0 \le t \le d
+
+    Example:
+        >>> Linear(0.0, 1.0, duration=4)(1)
+        0.25
+    """
+
+    def _shape(self, progress: float) -> float:
+        return (self.end - self.start) * progress + self.start
+
+
+@dataclass(frozen=True)
+class Cosine(_Interpolation):
+    r"""Half a cosine wave from ``start`` to ``end`` (SGDR, Loshchilov & Hutter 2017).
+
+    .. math:: v(t) = \mathrm{end} + \frac{\mathrm{start} - \mathrm{end}}{2}\left(1 + \cos\frac{\pi t}{d}\right)
+
+    Example:
+        >>> Cosine(1.0, 0.0, duration=10)(5)
+        0.5
+    """
+
+    def _shape(self, progress: float) -> float:
+        return self.end + (self.start - self.end) / 2.0 * (math.cos(math.pi * progress) + 1.0)
+
+
+@dataclass(frozen=True)
+class Polynomial(_Interpolation):
+    r"""Polynomial decay from ``start`` to ``end`` (``power=1`` is linear).
+
+    .. math:: v(t) = \mathrm{end} + (\mathrm{start} - \mathrm{end})\left(1 - \frac{t}{d}\right)^{p}
+
+    Example:
+        >>> Polynomial(1.0, 0.0, duration=10, power=2.0)(5)
+        0.25
+    """
+
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive("power", self.power)
+
+    def _shape(self, progress: float) -> float:
+        return self.end + (self.start - self.end) * (1.0 - progress) ** self.power
+
+
+@dataclass(frozen=True)
+class Exponential(Schedule):
+    r"""Exponential decay by ``decay_rate`` every ``decay_steps`` (optionally in whole steps).
+
+    .. math:: v(t) = \mathrm{start}\cdot r^{t / s}
+        \quad\text{or, with staircase,}\quad \mathrm{start}\cdot r^{\lfloor t / s \rfloor}
+
+    ``Exponential(gamma)`` is PyTorch's ``ExponentialLR``; ``decay_rate ** (t / decay_steps)`` is
+    TensorFlow's / optax's ``exponential_decay``.
+
+    Example:
+        >>> Exponential(0.5, decay_steps=2)(4)
+        0.25
+    """
+
+    decay_rate: float
+    decay_steps: DurationLike = 1.0
+    staircase: bool = False
+    start: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_positive("decay_rate", self.decay_rate)
+        _check_duration("decay_steps", self.decay_steps, allow_none=False)
+        check_bool("staircase", self.staircase)
+        check_real("start", self.start)
+
+    def __call__(self, t: float) -> float:
+        exponent = max(t, 0.0) / _clock_units(self.decay_steps, self)
+        if self.staircase:
+            exponent = math.floor(exponent)
+        return self.start * self.decay_rate**exponent
+
+    def resolve(self, timeline: Timeline) -> Exponential:
+        return replace(self, decay_steps=resolve_duration(self.decay_steps, timeline))
+
+
+@dataclass(frozen=True)
+class ExponentialRate(Schedule):
+    r"""Continuous exponential decay with rate ``k`` per ``decay_steps``.
+
+    .. math:: v(t) = \mathrm{start}\cdot e^{-k\, t / s}
+
+    Example:
+        >>> round(ExponentialRate(k=math.log(2))(1), 12)
+        0.5
+    """
+
+    k: float
+    decay_steps: DurationLike = 1.0
+    staircase: bool = False
+    start: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_non_negative("k", self.k)
+        _check_duration("decay_steps", self.decay_steps, allow_none=False)
+        check_bool("staircase", self.staircase)
+        check_real("start", self.start)
+
+    def __call__(self, t: float) -> float:
+        exponent = max(t, 0.0) / _clock_units(self.decay_steps, self)
+        if self.staircase:
+            exponent = math.floor(exponent)
+        return self.start * math.exp(-self.k * exponent)
+
+    def resolve(self, timeline: Timeline) -> ExponentialRate:
+        return replace(self, decay_steps=resolve_duration(self.decay_steps, timeline))
+
+
+@dataclass(frozen=True)
+class Step(Schedule):
+    r"""Multiply by ``gamma`` every ``step_size`` (PyTorch's ``StepLR``).
+
+    .. math:: v(t) = \mathrm{start}\cdot\gamma^{\lfloor t / s \rfloor}
+
+    Example:
+        >>> Step(step_size=10, gamma=0.1)(25)
+        0.010000000000000002
+    """
+
+    step_size: DurationLike
+    gamma: float = 0.1
+    start: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_duration("step_size", self.step_size, allow_none=False)
+        check_non_negative("gamma", self.gamma)
+        check_real("start", self.start)
+
+    def __call__(self, t: float) -> float:
+        return self.start * self.gamma ** math.floor(max(t, 0.0) / _clock_units(self.step_size, self))
+
+    def resolve(self, timeline: Timeline) -> Step:
+        return replace(self, step_size=resolve_duration(self.step_size, timeline))
+
+
+@dataclass(frozen=True)
+class MultiStep(Schedule):
+    r"""Multiply by ``gamma`` at each milestone (PyTorch's ``MultiStepLR``).
+
+    .. math:: v(t) = \mathrm{start}\cdot\gamma^{\#\{m_i \le t\}}
+
+    Example:
+        >>> MultiStep(milestones=(10, 20), gamma=0.5)(15)
+        0.5
+    """
+
+    milestones: tuple[DurationLike, ...]
+    gamma: float = 0.1
+    start: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.milestones, (str, bytes)) or not hasattr(self.milestones, "__iter__"):
+            raise TypeError(f"`milestones` must be a list of durations, got {self.milestones!r}.")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        if not self.milestones:
+            raise ValueError("`milestones` must not be empty.")
+        for i, m in enumerate(self.milestones):
+            _check_duration(f"milestones[{i}]", m, allow_none=False)
+        numbers = [m for m in self.milestones if isinstance(m, (int, float))]
+        if numbers != sorted(numbers):
+            raise ValueError(f"`milestones` must be increasing, got {list(self.milestones)!r}.")
+        check_non_negative("gamma", self.gamma)
+        check_real("start", self.start)
+
+    def __call__(self, t: float) -> float:
+        points = [_clock_units(m, self) for m in self.milestones]
+        return self.start * self.gamma ** bisect.bisect_right(points, t)
+
+    def resolve(self, timeline: Timeline) -> MultiStep:
+        return replace(self, milestones=tuple(resolve_duration(m, timeline) for m in self.milestones))
+
+
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    r"""Inverse square-root decay (Vaswani et al. 2017), equal to ``start`` at ``t = 0``.
+
+    .. math:: v(t) = \mathrm{start}\sqrt{\frac{\tau}{t + \tau}}
+
+    Example:
+        >>> InverseSqrt(timescale=100)(300)
+        0.5
+    """
+
+    timescale: DurationLike
+    start: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_duration("timescale", self.timescale, allow_none=False)
+        check_real("start", self.start)
+
+    def __call__(self, t: float) -> float:
+        tau = _clock_units(self.timescale, self)
+        return self.start * math.sqrt(tau / (max(t, 0.0) + tau))
+
+    def resolve(self, timeline: Timeline) -> InverseSqrt:
+        return replace(self, timescale=resolve_duration(self.timescale, timeline))

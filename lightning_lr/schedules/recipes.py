@@ -1,0 +1,167 @@
+r"""Named schedules built from the primitives and the algebra.
+
+These return plain :class:`~lightning_lr.schedules.Schedule` expressions of absolute values
+(an LR or a momentum); the callbacks call them once per param group.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lightning_lr._checks import check_choice, check_closed_interval, check_open_interval, check_positive, check_real
+from lightning_lr.schedules.base import DurationLike, Schedule
+from lightning_lr.schedules.combinators import Affine, Cycle, Join, Product
+from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Polynomial
+
+AnnealStrategy = Literal["cos", "linear"]
+CyclicMode = Literal["triangular", "triangular2", "exp_range"]
+
+
+def _anneal(strategy: AnnealStrategy, start: float, end: float, duration: float) -> Schedule:
+    return Cosine(start, end, duration) if strategy == "cos" else Linear(start, end, duration)
+
+
+def one_cycle_phases(total_steps: float, pct_start: float, three_phase: bool) -> tuple[float, ...]:
+    """Phase lengths of PyTorch's ``OneCycleLR``: phase ends at ``pct*T - 1`` (``2 pct T - 2``) and ``T - 1``."""
+    first_end = pct_start * total_steps - 1.0
+    ends = [first_end, 2.0 * first_end, total_steps - 1.0] if three_phase else [first_end, total_steps - 1.0]
+    lengths = tuple(b - a for a, b in zip([0.0, *ends[:-1]], ends))
+    if min(lengths) <= 0:
+        raise ValueError(
+            f"A 1cycle over {total_steps} steps with pct_start={pct_start} (three_phase={three_phase}) has "
+            f"an empty phase (lengths {lengths}); train longer or move `pct_start` towards 0.5."
+        )
+    return lengths
+
+
+def one_cycle(
+    peak: float,
+    total_steps: float,
+    pct_start: float = 0.3,
+    anneal_strategy: AnnealStrategy = "cos",
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+) -> Schedule:
+    r"""The 1cycle LR of Smith & Topin (2019), identical to PyTorch's ``OneCycleLR``.
+
+    From :math:`\eta_0 = \eta_{max}/\mathrm{div}` up to :math:`\eta_{max}` over
+    :math:`p T - 1` steps, then down to :math:`\eta_0/\mathrm{final\_div}` at step :math:`T - 1`
+    (with ``three_phase``: back to :math:`\eta_0` first, then to the minimum).
+
+    Example:
+        >>> s = one_cycle(peak=1.0, total_steps=101, pct_start=0.5, anneal_strategy="linear", div_factor=10.0)
+        >>> round(s(0), 6), round(s(49.5), 6)
+        (0.1, 1.0)
+    """
+    check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+    initial = peak / check_positive("div_factor", div_factor)
+    lowest = initial / check_positive("final_div_factor", final_div_factor)
+    lengths = one_cycle_phases(total_steps, check_open_interval("pct_start", pct_start, 0.0, 1.0), three_phase)
+    points = [initial, peak, initial, lowest] if three_phase else [initial, peak, lowest]
+    return Join(tuple(_anneal(anneal_strategy, a, b, d) for a, b, d in zip(points, points[1:], lengths)))
+
+
+def one_cycle_momentum(
+    base_momentum: float,
+    max_momentum: float,
+    total_steps: float,
+    pct_start: float = 0.3,
+    anneal_strategy: AnnealStrategy = "cos",
+    three_phase: bool = False,
+) -> Schedule:
+    """The momentum of 1cycle: ``max -> base`` while the LR rises, back to ``max`` while it falls."""
+    lengths = one_cycle_phases(total_steps, pct_start, three_phase)
+    points = [max_momentum, base_momentum, max_momentum, max_momentum]
+    points = points if three_phase else points[:3]
+    return Join(tuple(_anneal(anneal_strategy, a, b, d) for a, b, d in zip(points, points[1:], lengths)))
+
+
+def triangle_wave(
+    step_size_up: float, step_size_down: float | None = None, mode: CyclicMode = "triangular", gamma: float = 1.0
+) -> Schedule:
+    r"""The unit wave of cyclical LR (Smith 2017), between 0 and 1.
+
+    One period rises over ``step_size_up`` and falls over ``step_size_down``. ``triangular2`` halves
+    the height each cycle; ``exp_range`` multiplies it by :math:`\gamma^t`.
+
+    Example:
+        >>> w = triangle_wave(2, mode="triangular2")
+        >>> [w(t) for t in range(9)]
+        [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25, 0.0]
+    """
+    check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
+    up = check_positive("step_size_up", step_size_up)
+    down = up if step_size_down is None else check_positive("step_size_down", step_size_down)
+    wave = Join((Linear(0.0, 1.0, up), Linear(1.0, 0.0, down)))
+    if mode == "triangular2":
+        return Cycle(wave, peak_decay=0.5)
+    if mode == "exp_range":
+        return Product((Cycle(wave), Exponential(check_positive("gamma", gamma))))
+    return Cycle(wave)
+
+
+def between(wave: Schedule, low: float, high: float) -> Schedule:
+    """``low + (high - low) * wave``: maps a unit wave onto ``[low, high]`` (``high < low`` flips it)."""
+    return Affine(wave, scale=check_real("high", high) - check_real("low", low), offset=low)
+
+
+def cosine_restarts(
+    peak: float,
+    T_0: float,
+    T_mult: float = 1.0,
+    eta_min: float = 0.0,
+    peak_decay: float = 1.0,
+    cycle_warmup: float = 0.0,
+) -> Schedule:
+    r"""SGDR (Loshchilov & Hutter 2017), as PyTorch's ``CosineAnnealingWarmRestarts`` and more.
+
+    .. math:: \eta(t) = \eta_{min} + (\eta_{peak} - \eta_{min})\,\delta^{n}\,
+        \frac{1 + \cos(\pi T_{cur}/T_n)}{2},\qquad T_n = T_0\, m^{n}
+
+    ``peak_decay`` (:math:`\delta`) lowers each restart's peak, ``T_mult`` may be fractional and
+    ``cycle_warmup`` steps of linear warmup start every cycle (stretched with it).
+
+    Example:
+        >>> s = cosine_restarts(peak=1.0, T_0=10, T_mult=2)
+        >>> s(0), s(10), s(20)
+        (1.0, 1.0, 0.5)
+    """
+    check_positive("T_0", T_0)
+    check_closed_interval("cycle_warmup", cycle_warmup, 0.0, T_0)
+    if cycle_warmup >= T_0:
+        raise ValueError(f"`cycle_warmup` ({cycle_warmup}) must be shorter than `T_0` ({T_0}).")
+    cosine: Schedule = Cosine(1.0, 0.0, T_0 - cycle_warmup)
+    if cycle_warmup > 0:
+        cosine = Join((Linear(0.0, 1.0, cycle_warmup), cosine))
+    return between(Cycle(cosine, period_mult=T_mult, peak_decay=peak_decay), eta_min, peak)
+
+
+def warmup_stable_decay(
+    peak: float,
+    warmup: DurationLike,
+    decay: DurationLike,
+    stable: DurationLike | None = None,
+    end: float = 0.0,
+    decay_shape: Literal["linear", "cosine", "sqrt"] = "linear",
+) -> Schedule:
+    r"""Warmup-stable-decay ("trapezoid", Hägele et al. 2024): ramp up, hold the peak, cool down.
+
+    ``stable=None`` fills whatever warmup and decay leave of training. ``decay_shape="sqrt"`` is
+    :math:`\eta = \mathrm{end} + (\eta_{peak}-\mathrm{end})(1 - \sqrt{t/d})`.
+
+    Example:
+        >>> from lightning_lr.schedules import Timeline
+        >>> s = warmup_stable_decay(1.0, warmup=10, decay="20%").resolve(Timeline(total=100))
+        >>> s(5), s(50), s(90)
+        (0.5, 1.0, 0.5)
+    """
+    check_choice("decay_shape", decay_shape, ("linear", "cosine", "sqrt"))
+    cooldown: Schedule
+    if decay_shape == "linear":
+        cooldown = Linear(peak, end, decay)
+    elif decay_shape == "cosine":
+        cooldown = Cosine(peak, end, decay)
+    else:
+        cooldown = Affine(Polynomial(1.0, 0.0, decay, power=0.5), scale=-(peak - end), offset=peak)
+    return Join((Linear(0.0, peak, warmup), Constant(peak, stable), cooldown))
