@@ -101,7 +101,9 @@ def pick_group(name: str, value: float | tuple[float, ...], index: int, num_grou
     return value
 
 
-def check_ordered(low_name: str, low: float | tuple[float, ...], high_name: str, high: float | tuple[float, ...]) -> None:
+def check_ordered(
+    low_name: str, low: float | tuple[float, ...], high_name: str, high: float | tuple[float, ...]
+) -> None:
     """``low <= high``, entry by entry for per-group lists (a single number applies to every group)."""
     lows = low if isinstance(low, tuple) else (low,)
     highs = high if isinstance(high, tuple) else (high,)

@@ -43,8 +43,16 @@ class Recorder:
 class TinyModel(pl.LightningModule):
     """Linear regression; ``optimizer`` picks SGD / AdamW / LBFGS, ``groups`` splits weight and bias."""
 
-    def __init__(self, optimizer: str = "sgd", lr: float = 0.1, groups: int = 1, n: int = 64,
-                 batch_size: int = 4, features: int = 8, scheduler: Any = None) -> None:
+    def __init__(
+        self,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
+        groups: int = 1,
+        n: int = 64,
+        batch_size: int = 4,
+        features: int = 8,
+        scheduler: Any = None,
+    ) -> None:
         super().__init__()
         self.layer = nn.Linear(features, 1)
         self.optimizer_name, self.lr, self.groups = optimizer, lr, groups
@@ -85,8 +93,14 @@ class TinyModel(pl.LightningModule):
 
 def make_trainer(tmp_path: Any, callbacks: list[Any], **kwargs: Any) -> pl.Trainer:
     options: dict[str, Any] = dict(
-        default_root_dir=tmp_path, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, max_epochs=1,
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=1,
     )
     options.update(kwargs)
     return pl.Trainer(callbacks=callbacks, **options)

@@ -38,13 +38,17 @@ def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise TypeError(f"`{name}` must be an int (steps), a float in [0, 1) (fraction of training) or a string "
-                        f"like '2 epochs'; got {value!r}.")
+        raise TypeError(
+            f"`{name}` must be an int (steps), a float in [0, 1) (fraction of training) or a string "
+            f"like '2 epochs'; got {value!r}."
+        )
     if isinstance(value, float):
         check_real(name, value)
         if not 0.0 <= value < 1.0:
-            raise ValueError(f"`{name}` as a float is a fraction of training and must be in [0, 1), got {value!r}; "
-                             "give an int for a number of steps.")
+            raise ValueError(
+                f"`{name}` as a float is a fraction of training and must be in [0, 1), got {value!r}; "
+                "give an int for a number of steps."
+            )
         return Span(value, "fraction")
     span = Span.parse(value, name)
     if span.unit == "fraction" and span.amount >= 1.0:
@@ -138,8 +142,10 @@ class ScheduleCallback(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         version = state_dict.get("version", 1)
         if version > STATE_VERSION:
-            raise ValueError(f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
-                             f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint.")
+            raise ValueError(
+                f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
+                f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint."
+            )
         self._restored = dict(state_dict)
 
     # ------------------------------------------------------------------ hooks
@@ -163,11 +169,16 @@ class ScheduleCallback(Callback):
             steps = [0] * len(optimizers)
             if trainer.global_step > 0:
                 steps = [trainer.global_step if len(optimizers) == 1 else 0] * len(optimizers)
-                warnings.warn(f"{type(self).__name__}: resuming at global step {trainer.global_step} from a checkpoint "
-                              "without its state; base LRs are read from the restored optimizer.", stacklevel=2)
+                warnings.warn(
+                    f"{type(self).__name__}: resuming at global step {trainer.global_step} from a checkpoint "
+                    "without its state; base LRs are read from the restored optimizer.",
+                    stacklevel=2,
+                )
         if len(base_lrs) != len(optimizers):
-            raise ScheduleConflictError(f"{type(self).__name__}: the checkpoint holds {len(base_lrs)} optimizers' "
-                                        f"state, the model has {len(optimizers)}.")
+            raise ScheduleConflictError(
+                f"{type(self).__name__}: the checkpoint holds {len(base_lrs)} optimizers' "
+                f"state, the model has {len(optimizers)}."
+            )
         timeline = run_timeline(trainer, self.interval)
         self._base_lrs = base_lrs
         self._remove_hooks()
@@ -183,8 +194,9 @@ class ScheduleCallback(Callback):
             self._apply_all(trainer)
 
     @override
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._apply_all(trainer)
 
     @override
@@ -199,14 +211,17 @@ class ScheduleCallback(Callback):
     def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:
         optimizers = list(trainer.optimizers)
         if not optimizers:
-            raise ScheduleConflictError(f"{type(self).__name__} found no optimizer: `configure_optimizers` must "
-                                        "return at least one.")
+            raise ScheduleConflictError(
+                f"{type(self).__name__} found no optimizer: `configure_optimizers` must return at least one."
+            )
         if self.optimizer_indices is None:
             return optimizers
         for i in self.optimizer_indices:
             if i >= len(optimizers):
-                raise ScheduleConflictError(f"{type(self).__name__}(optimizers={list(self.optimizer_indices)}) but the "
-                                            f"model has {len(optimizers)} optimizer(s).")
+                raise ScheduleConflictError(
+                    f"{type(self).__name__}(optimizers={list(self.optimizer_indices)}) but the "
+                    f"model has {len(optimizers)} optimizer(s)."
+                )
         return [optimizers[i] for i in self.optimizer_indices]
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
@@ -234,8 +249,10 @@ class ScheduleCallback(Callback):
             raise ScheduleConflictError(f"{name}: {len(bases)} base LRs for {len(groups)} param groups.")
         width = self.warmup.in_steps(timeline) if self.warmup is not None else 0.0
         if width >= timeline.total:
-            raise ScheduleConflictError(f"{name}: the warmup ({width:g} {self.interval}s) is not shorter than "
-                                        f"training ({timeline.total:g} {self.interval}s).")
+            raise ScheduleConflictError(
+                f"{name}: the warmup ({width:g} {self.interval}s) is not shorter than "
+                f"training ({timeline.total:g} {self.interval}s)."
+            )
         main = timeline.after(width)
         span = self.span(main)
         plan = _Plan(clock)
@@ -292,8 +309,10 @@ def _momentum_key(name: str, optimizer: Optimizer, group: dict[str, Any], moment
         return "betas"
     if "momentum" in group:
         return "momentum"
-    raise ScheduleConflictError(f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
-                                "`betas`; pass `cycle_momentum=False`.")
+    raise ScheduleConflictError(
+        f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
+        "`betas`; pass `cycle_momentum=False`."
+    )
 
 
 def _parse_indices(value: int | Sequence[int] | None) -> tuple[int, ...] | None:

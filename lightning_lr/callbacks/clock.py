@@ -28,8 +28,9 @@ class OptimizerClock:
         on_step: Called with the clock after each real step; ``None``: count only.
     """
 
-    def __init__(self, optimizer: Optimizer, steps: int = 0,
-                 on_step: Callable[[OptimizerClock], None] | None = None) -> None:
+    def __init__(
+        self, optimizer: Optimizer, steps: int = 0, on_step: Callable[[OptimizerClock], None] | None = None
+    ) -> None:
         self.optimizer = optimizer
         self.steps = steps
         self._on_step = on_step

@@ -108,8 +108,14 @@ class CosineRestarts(ScheduleCallback):
             raise ValueError(f"`cycle_warmup` ({cycle_warmup!r}) must be shorter than `T_0` ({T_0!r}).")
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        return cosine_restarts(base_lr, self.T_0.in_steps(timeline), self.T_mult, self.eta_min, self.peak_decay,
-                               self.cycle_warmup.in_steps(timeline))
+        return cosine_restarts(
+            base_lr,
+            self.T_0.in_steps(timeline),
+            self.T_mult,
+            self.eta_min,
+            self.peak_decay,
+            self.cycle_warmup.in_steps(timeline),
+        )
 
 
 class StepDecay(ScheduleCallback):
@@ -174,8 +180,10 @@ class MultiStepDecay(ScheduleCallback):
         schedule = MultiStep(self.milestones, self.gamma, start=base_lr).resolve(timeline)
         points = schedule.milestones
         if list(points) != sorted(points):
-            raise ValueError(f"MultiStepDecay: milestones {list(self.milestones)} are not increasing on this run "
-                             f"({[float(p) for p in points]} {self.interval}s).")
+            raise ValueError(
+                f"MultiStepDecay: milestones {list(self.milestones)} are not increasing on this run "
+                f"({[float(p) for p in points]} {self.interval}s)."
+            )
         return schedule
 
 
@@ -224,5 +232,3 @@ class ExponentialDecay(ScheduleCallback):
         if self.k is not None:
             return ExponentialRate(self.k, period, self.staircase, start=base_lr)
         return Exponential(cast(float, self.gamma), period, self.staircase, start=base_lr)
-
-

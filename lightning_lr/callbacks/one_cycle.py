@@ -76,7 +76,8 @@ class OneCycle(ScheduleCallback):
         self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
         self.pct_start = check_open_interval("pct_start", pct_start, 0.0, 1.0)
         self.anneal_strategy: AnnealStrategy = check_choice(  # type: ignore[assignment]
-            "anneal_strategy", anneal_strategy, ("cos", "linear"))
+            "anneal_strategy", anneal_strategy, ("cos", "linear")
+        )
         self.div_factor = check_positive("div_factor", div_factor)
         self.final_div_factor = check_positive("final_div_factor", final_div_factor)
         self.three_phase = check_bool("three_phase", three_phase)
@@ -103,8 +104,15 @@ class OneCycle(ScheduleCallback):
         return self._cycle_steps(timeline)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        return one_cycle(base_lr, self._cycle_steps(timeline), self.pct_start, self.anneal_strategy,
-                         self.div_factor, self.final_div_factor, self.three_phase)
+        return one_cycle(
+            base_lr,
+            self._cycle_steps(timeline),
+            self.pct_start,
+            self.anneal_strategy,
+            self.div_factor,
+            self.final_div_factor,
+            self.three_phase,
+        )
 
     def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
         if not self.cycle_momentum:
@@ -112,7 +120,11 @@ class OneCycle(ScheduleCallback):
         return one_cycle_momentum(
             pick_group("base_momentum", self.base_momentum, group_index, num_groups),
             pick_group("max_momentum", self.max_momentum, group_index, num_groups),
-            self._cycle_steps(timeline), self.pct_start, self.anneal_strategy, self.three_phase)
+            self._cycle_steps(timeline),
+            self.pct_start,
+            self.anneal_strategy,
+            self.three_phase,
+        )
 
 
 def _momentum(name: str, value: object) -> float:

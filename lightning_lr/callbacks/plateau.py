@@ -82,8 +82,9 @@ class ReduceLROnPlateau(LRScheduler):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
     ) -> None:
-        super().__init__(schedule if schedule is not None else Constant(1.0), None, interval, warmup,
-                         warmup_start_factor, optimizers)
+        super().__init__(
+            schedule if schedule is not None else Constant(1.0), None, interval, warmup, warmup_start_factor, optimizers
+        )
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"`monitor` must be the name of a logged metric, got {monitor!r}.")
         self.monitor = monitor
@@ -151,9 +152,11 @@ class ReduceLROnPlateau(LRScheduler):
             self._check(trainer)
         elif not self._warned_missing:
             self._warned_missing = True
-            rank_zero_warn(f"ReduceLROnPlateau(monitor={self.monitor!r}) found no such metric at the end of epoch "
-                           f"{trainer.current_epoch} (logged: {sorted(trainer.callback_metrics)}); the LR is not "
-                           "reduced until it is logged.")
+            rank_zero_warn(
+                f"ReduceLROnPlateau(monitor={self.monitor!r}) found no such metric at the end of epoch "
+                f"{trainer.current_epoch} (logged: {sorted(trainer.callback_metrics)}); the LR is not "
+                "reduced until it is logged."
+            )
 
     # ------------------------------------------------------------------ machinery
     def _check(self, trainer: pl.Trainer) -> None:
@@ -191,9 +194,7 @@ class ReduceLROnPlateau(LRScheduler):
             self._apply(plan, self._clock(plan, trainer))
 
 
-
 def _count(name: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
     return value
-

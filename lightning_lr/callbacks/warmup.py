@@ -10,11 +10,17 @@ from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeli
 
 
 class _WarmupThenDecay(ScheduleCallback):
-    def __init__(self, num_warmup_steps: WarmupLike, num_training_steps: int | None, interval: Interval,
-                 optimizers: int | Sequence[int] | None) -> None:
+    def __init__(
+        self,
+        num_warmup_steps: WarmupLike,
+        num_training_steps: int | None,
+        interval: Interval,
+        optimizers: int | Sequence[int] | None,
+    ) -> None:
         super().__init__(interval, parse_warmup(num_warmup_steps, "num_warmup_steps"), 0.0, optimizers)
-        self.num_training_steps = (None if num_training_steps is None
-                                   else check_positive_int("num_training_steps", num_training_steps))
+        self.num_training_steps = (
+            None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
+        )
 
     def _decay_steps(self, timeline: Timeline) -> float:
         if self.num_training_steps is None:
@@ -27,8 +33,10 @@ class _WarmupThenDecay(ScheduleCallback):
     def _checked_decay_steps(self, timeline: Timeline) -> float:
         steps = self._decay_steps(timeline)
         if steps <= 0:
-            raise ValueError(f"{type(self).__name__}: num_training_steps={self.num_training_steps} leaves no steps "
-                             f"after {timeline.total - timeline.remaining:g} warmup steps.")
+            raise ValueError(
+                f"{type(self).__name__}: num_training_steps={self.num_training_steps} leaves no steps "
+                f"after {timeline.total - timeline.remaining:g} warmup steps."
+            )
         return steps
 
 
@@ -50,8 +58,13 @@ class WarmupLinear(_WarmupThenDecay):
         >>> callback = WarmupLinear(num_warmup_steps=500)
     """
 
-    def __init__(self, num_warmup_steps: WarmupLike = 0, num_training_steps: int | None = None,
-                 interval: Interval = "step", optimizers: int | Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        num_warmup_steps: WarmupLike = 0,
+        num_training_steps: int | None = None,
+        interval: Interval = "step",
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
         super().__init__(num_warmup_steps, num_training_steps, interval, optimizers)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
@@ -75,9 +88,14 @@ class WarmupCosine(_WarmupThenDecay):
         >>> callback = WarmupCosine(num_warmup_steps=0.06)
     """
 
-    def __init__(self, num_warmup_steps: WarmupLike = 0, num_training_steps: int | None = None,
-                 num_cycles: float = 0.5, interval: Interval = "step",
-                 optimizers: int | Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        num_warmup_steps: WarmupLike = 0,
+        num_training_steps: int | None = None,
+        num_cycles: float = 0.5,
+        interval: Interval = "step",
+        optimizers: int | Sequence[int] | None = None,
+    ) -> None:
         super().__init__(num_warmup_steps, num_training_steps, interval, optimizers)
         self.num_cycles = check_positive("num_cycles", num_cycles)
 

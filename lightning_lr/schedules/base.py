@@ -12,7 +12,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from lightning_lr._checks import check_choice, check_non_negative, check_real
 
@@ -45,9 +45,7 @@ class Span:
         if isinstance(value, str):
             match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(%|steps?|epochs?)\s*", value)
             if match is None:
-                raise ValueError(
-                    f"`{name}` must look like '500 steps', '2 epochs' or '10%', got {value!r}."
-                )
+                raise ValueError(f"`{name}` must look like '500 steps', '2 epochs' or '10%', got {value!r}.")
             amount = check_real(name, float(match.group(1)))
             unit = match.group(2)
             if unit == "%":
@@ -64,7 +62,7 @@ class Span:
         return self.amount * timeline.steps_per_epoch
 
 
-DurationLike = Union[float, int, str, Span]
+DurationLike = float | int | str | Span
 
 
 def steps(amount: float) -> Span:

@@ -82,8 +82,10 @@ class Join(Schedule):
         if fills:
             rest = timeline.fill() - sum(p.length for p in resolved.values())
             if rest < 0:
-                raise ValueError(f"Join: the phases with a length ({timeline.fill() - rest:g} steps) are longer "
-                                 f"than training ({timeline.fill():g} steps).")
+                raise ValueError(
+                    f"Join: the phases with a length ({timeline.fill() - rest:g} steps) are longer "
+                    f"than training ({timeline.fill():g} steps)."
+                )
             resolved[fills[0]] = replace(self.phases[fills[0]], duration=rest)  # type: ignore[type-var]
         return Join(tuple(resolved[i] for i in range(len(self.phases))))
 
@@ -133,10 +135,7 @@ class Cycle(Schedule):
 
     def _cycle_of(self, t: float) -> int:
         period, m = self.schedule.length, self.period_mult
-        if m == 1.0:
-            n = int(t // period)
-        else:
-            n = int(math.log(t * (m - 1.0) / period + 1.0, m))
+        n = int(t // period) if m == 1.0 else int(math.log(t * (m - 1.0) / period + 1.0, m))
         while n > 0 and self._cycle_start(n) > t:  # log/floor may land one cycle off at a boundary
             n -= 1
         while self._cycle_start(n + 1) <= t:
