@@ -104,3 +104,16 @@ def make_trainer(tmp_path: Any, callbacks: list[Any], **kwargs: Any) -> pl.Train
     )
     options.update(kwargs)
     return pl.Trainer(callbacks=callbacks, **options)
+
+
+class PlateauModel(TinyModel):
+    """Validates every epoch and logs ``val_loss`` from a fixed, plateauing sequence."""
+
+    sequence = (1.0, 0.8, 0.79, 0.79, 0.8, 0.81, 0.6, 0.6, 0.61, 0.62, 0.63, 0.64)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        value = self.sequence[min(self.current_epoch, len(self.sequence) - 1)]
+        self.log("val_loss", torch.tensor(value))
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(random_data(4, self.features, seed=1), batch_size=4)
