@@ -96,10 +96,15 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = _count("cooldown", cooldown)
         self.min_lr = per_group("min_lr", min_lr, check_non_negative)
         self.eps = check_non_negative("eps", eps)
-        self.plateau = PlateauState(best=self._worst())
+        self._plateau = PlateauState(best=self._worst())
         self._raw: list[list[Schedule]] = []
         self._validated = False
         self._warned_missing = False
+
+    @property
+    def plateau(self) -> PlateauState:
+        """Best value, checks without improvement, cooldown and the reductions so far."""
+        return self._plateau
 
     def _worst(self) -> float:
         return math.inf if self.mode == "min" else -math.inf
@@ -117,14 +122,14 @@ class ReduceLROnPlateau(LRScheduler):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if state:
-            state["plateau"] = asdict(self.plateau)
+            state["plateau"] = asdict(self._plateau)
         return state
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         if "plateau" in state_dict:
-            self.plateau = PlateauState(**state_dict["plateau"])
+            self._plateau = PlateauState(**state_dict["plateau"])
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -133,7 +138,7 @@ class ReduceLROnPlateau(LRScheduler):
         super().on_train_start(trainer, pl_module)
         self._raw = [[g.lr for g in plan.groups] for plan in self._plans]
         if not restored:
-            self.plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(r) for r in self._raw])
+            self._plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(r) for r in self._raw])
         self._install(trainer)
 
     @override
@@ -162,7 +167,7 @@ class ReduceLROnPlateau(LRScheduler):
     def _check(self, trainer: pl.Trainer) -> None:
         value = torch.as_tensor(trainer.callback_metrics[self.monitor], dtype=torch.float64).detach().cpu()
         current = float(trainer.strategy.reduce(value, reduce_op="mean"))
-        state = self.plateau
+        state = self._plateau
         state.checks += 1
         if self.is_better(current, state.best):
             state.best, state.num_bad_checks = current, 0
@@ -176,7 +181,7 @@ class ReduceLROnPlateau(LRScheduler):
             state.cooldown_counter, state.num_bad_checks = self.cooldown, 0
 
     def _reduce(self, trainer: pl.Trainer) -> None:
-        for plan, scales in zip(self._plans, self.plateau.scales):
+        for plan, scales in zip(self._plans, self._plateau.scales):
             for i, g in enumerate(plan.groups):
                 floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
                 old = float(g.group["lr"])
@@ -186,7 +191,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._install(trainer)
 
     def _install(self, trainer: pl.Trainer) -> None:
-        for plan, raws, scales in zip(self._plans, self._raw, self.plateau.scales):
+        for plan, raws, scales in zip(self._plans, self._raw, self._plateau.scales):
             for i, (g, raw, scale) in enumerate(zip(plan.groups, raws, scales)):
                 floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
                 g.lr = Clamp(Affine(raw, scale=scale), minimum=floor) if (scale != 1.0 or floor > 0) else raw
