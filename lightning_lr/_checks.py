@@ -7,7 +7,7 @@ names the parameter, the value received and what is allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 
@@ -26,18 +26,18 @@ def check_real(name: str, value: Any) -> float:
 
 def check_non_negative(name: str, value: Any) -> float:
     """A finite number ``>= 0``."""
-    value = check_real(name, value)
-    if value < 0:
+    number = check_real(name, value)
+    if number < 0:
         raise ValueError(f"`{name}` must be >= 0, got {value!r}.")
-    return value
+    return number
 
 
 def check_positive(name: str, value: Any) -> float:
     """A finite number ``> 0``."""
-    value = check_real(name, value)
-    if value <= 0:
+    number = check_real(name, value)
+    if number <= 0:
         raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-    return value
+    return number
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -51,18 +51,18 @@ def check_positive_int(name: str, value: Any) -> int:
 
 def check_open_interval(name: str, value: Any, low: float, high: float) -> float:
     """A finite number strictly between ``low`` and ``high``."""
-    value = check_real(name, value)
-    if not low < value < high:
+    number = check_real(name, value)
+    if not low < number < high:
         raise ValueError(f"`{name}` must be in the open interval ({low}, {high}), got {value!r}.")
-    return value
+    return number
 
 
 def check_closed_interval(name: str, value: Any, low: float, high: float) -> float:
     """A finite number in ``[low, high]``."""
-    value = check_real(name, value)
-    if not low <= value <= high:
+    number = check_real(name, value)
+    if not low <= number <= high:
         raise ValueError(f"`{name}` must be in [{low}, {high}], got {value!r}.")
-    return value
+    return number
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
@@ -80,7 +80,7 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def per_group(name: str, value: Any, check: Any) -> float | tuple[float, ...]:
+def per_group(name: str, value: Any, check: Callable[[str, Any], float]) -> float | tuple[float, ...]:
     """A number, or a list/tuple of numbers (one per param group), each passing ``check``."""
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) == 0:

@@ -178,11 +178,11 @@ class MultiStepDecay(ScheduleCallback):
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         schedule = MultiStep(self.milestones, self.gamma, start=base_lr).resolve(timeline)
-        points = schedule.milestones
-        if list(points) != sorted(points):
+        points = [cast(float, p) for p in schedule.milestones]  # numbers once resolved
+        if points != sorted(points):
             raise ValueError(
                 f"MultiStepDecay: milestones {list(self.milestones)} are not increasing on this run "
-                f"({[float(p) for p in points]} {self.interval}s)."
+                f"({points} {self.interval}s)."
             )
         return schedule
 

@@ -143,7 +143,7 @@ class Polynomial(_Interpolation):
         check_positive("power", self.power)
 
     def _shape(self, progress: float) -> float:
-        return self.end + (self.start - self.end) * (1.0 - progress) ** self.power
+        return self.end + (self.start - self.end) * float((1.0 - progress) ** self.power)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class Exponential(Schedule):
         exponent = max(t, 0.0) / _clock_units(self.decay_steps, self)
         if self.staircase:
             exponent = math.floor(exponent)
-        return self.start * self.decay_rate**exponent
+        return self.start * float(self.decay_rate**exponent)
 
     def resolve(self, timeline: Timeline) -> Exponential:
         return replace(self, decay_steps=resolve_duration(self.decay_steps, timeline))
@@ -235,7 +235,7 @@ class Step(Schedule):
         check_real("start", self.start)
 
     def __call__(self, t: float) -> float:
-        return self.start * self.gamma ** math.floor(max(t, 0.0) / _clock_units(self.step_size, self))
+        return self.start * float(self.gamma ** math.floor(max(t, 0.0) / _clock_units(self.step_size, self)))
 
     def resolve(self, timeline: Timeline) -> Step:
         return replace(self, step_size=resolve_duration(self.step_size, timeline))
