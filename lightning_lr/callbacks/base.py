@@ -20,8 +20,9 @@ from lightning.pytorch.callbacks import Callback
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr._checks import check_choice, check_closed_interval, check_real
+from lightning_lr._checks import check_bool, check_choice, check_closed_interval, check_real
 from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
+from lightning_lr.logging.scalars import ScalarLogger, series_names
 from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Warmup
 
 Interval = Literal["step", "epoch"]
@@ -88,6 +89,10 @@ class ScheduleCallback(Callback):
         warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
         optimizers: Indices (into ``trainer.optimizers``) of the optimizers to drive;
             ``None``: all of them.
+        log_lr: Log the LR (and the momentum it sets) of every group through ``trainer.loggers``
+            every ``log_every_n_steps``, named as ``LearningRateMonitor`` does
+            (``lr-SGD``, ``lr-SGD/pg2``, ``lr-SGD-momentum``). ``None``: when the trainer has a
+            logger; ``True``: also warn once if it has none; ``False``: never.
     """
 
     def __init__(
@@ -96,11 +101,15 @@ class ScheduleCallback(Callback):
         warmup: WarmupLike = None,
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
+        log_lr: bool | None = None,
     ) -> None:
         self.interval: Interval = check_choice("interval", interval, ("step", "epoch"))  # type: ignore[assignment]
         self.warmup = parse_warmup(warmup)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
         self.optimizer_indices = _parse_indices(optimizers)
+        self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
+        self._scalars = ScalarLogger(self.log_lr)
+        self._names: list[list[str]] = []
         self._plans: list[_Plan] = []
         self._base_lrs: list[list[float]] | None = None
         self._restored: dict[str, Any] | None = None
@@ -186,6 +195,9 @@ class ScheduleCallback(Callback):
         for optimizer, bases, taken in zip(optimizers, base_lrs, steps):
             clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
             self._plans.append(self._build(optimizer, bases, timeline, clock))
+        all_names = series_names(trainer.optimizers)
+        self._names = [all_names[trainer.optimizers.index(opt)] for opt in optimizers]
+        self._scalars.reset()
         self._apply_all(trainer)
 
     @override
@@ -198,6 +210,20 @@ class ScheduleCallback(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         self._apply_all(trainer)
+        if self._scalars.should_log(trainer):
+            self._scalars.log(trainer, self.current_values())
+
+    def current_values(self) -> dict[str, float]:
+        """The LR (and momentum, where this callback sets it) of every managed group, by series name."""
+        values: dict[str, float] = {}
+        for plan, names in zip(self._plans, self._names):
+            for g, name in zip(plan.groups, names):
+                values[name] = float(g.group["lr"])
+                if g.momentum_key == "betas":
+                    values[f"{name}-momentum"] = float(g.group["betas"][0])
+                elif g.momentum_key == "momentum":
+                    values[f"{name}-momentum"] = float(g.group["momentum"])
+        return values
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

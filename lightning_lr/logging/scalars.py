@@ -1,0 +1,80 @@
+"""LR and momentum scalars, written through ``trainer.loggers`` at the step they apply to.
+
+Names follow Lightning's ``LearningRateMonitor`` so existing dashboards keep working:
+``lr-<Optimizer>`` (``lr-<Optimizer>-<n>`` for the n-th further optimizer of the same class),
+``/pg<i>`` (1-based) or ``/<name>`` when the optimizer has several param groups or names them,
+and ``-momentum`` for the momentum (or Adam ``beta1``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.optim import Optimizer
+
+
+def series_names(optimizers: Sequence[Optimizer]) -> list[list[str]]:
+    """The ``LearningRateMonitor`` name of every param group of every optimizer.
+
+    Example:
+        >>> import torch
+        >>> w = [torch.nn.Parameter(torch.zeros(1))]
+        >>> sgd = torch.optim.SGD([{"params": w}, {"params": [torch.nn.Parameter(torch.zeros(1))], "name": "head"}])
+        >>> series_names([sgd, torch.optim.Adam(w), torch.optim.Adam(w)])
+        [['lr-SGD/pg1', 'lr-SGD/head'], ['lr-Adam'], ['lr-Adam-1']]
+    """
+    seen: Counter[type] = Counter()
+    names = []
+    for optimizer in optimizers:
+        cls = type(optimizer)
+        base = f"lr-{cls.__name__}" + (f"-{seen[cls]}" if seen[cls] else "")
+        seen[cls] += 1
+        groups = optimizer.param_groups
+        group_names = []
+        for i, group in enumerate(groups):
+            label = group.get("name", f"pg{i + 1}" if len(groups) > 1 else None)
+            group_names.append(f"{base}/{label}" if label else base)
+        names.append(group_names)
+    return names
+
+
+class ScalarLogger:
+    """Writes LR/momentum scalars to every logger of the trainer, every ``log_every_n_steps``.
+
+    Args:
+        enabled: ``True``: log, and warn once if the trainer has no logger; ``False``: never log;
+            ``None``: log when there is a logger, silently skip otherwise.
+    """
+
+    def __init__(self, enabled: bool | None) -> None:
+        self.enabled = enabled
+        self._last_step = -1
+        self._warned = False
+
+    def should_log(self, trainer: pl.Trainer) -> bool:
+        if self.enabled is False:
+            return False
+        if not trainer.loggers:
+            if self.enabled and not self._warned:
+                self._warned = True
+                rank_zero_warn(
+                    "lightning_lr: `log_lr=True` but the Trainer has no logger; the LR is not logged. "
+                    "Pass a logger (e.g. TensorBoardLogger) or `log_lr=False`."
+                )
+            return False
+        step = trainer.global_step
+        every = max(int(getattr(trainer, "log_every_n_steps", 50)), 1)
+        return step != self._last_step and step % every == 0
+
+    def log(self, trainer: pl.Trainer, metrics: dict[str, Any]) -> None:
+        """Write ``metrics`` at ``trainer.global_step`` (the step the values apply to)."""
+        self._last_step = trainer.global_step
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+
+    def reset(self) -> None:
+        self._last_step = -1
