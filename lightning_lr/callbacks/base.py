@@ -58,7 +58,9 @@ def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
 
 
 @dataclass
-class _GroupPlan:
+class GroupPlan:
+    """The resolved LR and momentum schedules of one param group."""
+
     group: dict[str, Any]
     lr: Schedule
     momentum: Schedule | None
@@ -66,9 +68,11 @@ class _GroupPlan:
 
 
 @dataclass
-class _Plan:
+class OptimizerPlan:
+    """What a callback does to one optimizer: its clock and one :class:`GroupPlan` per param group."""
+
     clock: OptimizerClock
-    groups: list[_GroupPlan] = field(default_factory=list)
+    groups: list[GroupPlan] = field(default_factory=list)
     applied_at: float = -1.0
 
 
@@ -110,7 +114,7 @@ class ScheduleCallback(Callback):
         self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
         self._scalars = ScalarLogger(self.log_lr)
         self._names: list[list[str]] = []
-        self._plans: list[_Plan] = []
+        self._plans: list[OptimizerPlan] = []
         self._base_lrs: list[list[float]] | None = None
         self._restored: dict[str, Any] | None = None
 
@@ -164,7 +168,7 @@ class ScheduleCallback(Callback):
         self._check_conflicts(trainer, optimizers)
         timeline = run_timeline(trainer, self.interval)
         for optimizer in optimizers:  # build once with the configured LRs: fails before any step
-            self._build(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
+            self.build_plan(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -194,7 +198,7 @@ class ScheduleCallback(Callback):
         self._plans = []
         for optimizer, bases, taken in zip(optimizers, base_lrs, steps):
             clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
-            self._plans.append(self._build(optimizer, bases, timeline, clock))
+            self._plans.append(self.build_plan(optimizer, bases, timeline, clock))
         all_names = series_names(trainer.optimizers)
         self._names = [all_names[trainer.optimizers.index(opt)] for opt in optimizers]
         self._scalars.reset()
@@ -268,7 +272,10 @@ class ScheduleCallback(Callback):
                     "give each its own with `optimizers=[index]`, or compose the schedules into one."
                 )
 
-    def _build(self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock) -> _Plan:
+    def build_plan(
+        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock
+    ) -> OptimizerPlan:
+        """Resolve every group's LR and momentum schedule on ``timeline``; checks the length and the optimizer."""
         name = type(self).__name__
         groups = optimizer.param_groups
         if len(bases) != len(groups):
@@ -281,7 +288,7 @@ class ScheduleCallback(Callback):
             )
         main = timeline.after(width)
         span = self.span(main)
-        plan = _Plan(clock)
+        plan = OptimizerPlan(clock)
         for i, (group, base) in enumerate(zip(groups, bases)):
             lr = self.lr_schedule(base, i, len(groups), main)
             momentum = self.momentum_schedule(i, len(groups), main)
@@ -289,7 +296,7 @@ class ScheduleCallback(Callback):
             if width:
                 lr = Warmup(lr, width, self.warmup_start_factor).resolve(timeline)
                 momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
-            plan.groups.append(_GroupPlan(group, lr, momentum, _momentum_key(name, optimizer, group, momentum)))
+            plan.groups.append(GroupPlan(group, lr, momentum, _momentum_key(name, optimizer, group, momentum)))
         if span is not None and math.isfinite(timeline.total) and not math.isclose(span, main.remaining, rel_tol=1e-9):
             raise ScheduleConflictError(
                 f"{name}: the schedule spans {span:g} {self.interval}s but training has {main.remaining:g} "
@@ -298,14 +305,14 @@ class ScheduleCallback(Callback):
             )
         return plan
 
-    def _clock(self, plan: _Plan, trainer: pl.Trainer) -> float:
+    def _clock(self, plan: OptimizerPlan, trainer: pl.Trainer) -> float:
         return float(plan.clock.steps if self.interval == "step" else trainer.current_epoch)
 
     def _apply_all(self, trainer: pl.Trainer) -> None:
         for plan in self._plans:
             self._apply(plan, self._clock(plan, trainer))
 
-    def _apply(self, plan: _Plan, t: float) -> None:
+    def _apply(self, plan: OptimizerPlan, t: float) -> None:
         if t == plan.applied_at:
             return
         plan.applied_at = t

@@ -1,0 +1,132 @@
+"""See a schedule before training: its planned LR and momentum, as numbers, a sparkline or a figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+from lightning_lr._checks import check_positive, check_positive_int
+from lightning_lr.callbacks.base import ScheduleCallback
+from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.logging.scalars import series_names
+from lightning_lr.schedules import Timeline
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class SchedulePreview:
+    """Planned values of every series (``lr-SGD``, ``lr-SGD-momentum``, ...) at clock ``ticks``."""
+
+    ticks: list[float]
+    series: dict[str, list[float]] = field(default_factory=dict)
+    unit: str = "step"
+
+    def plot(self, ax: Axes | None = None) -> Figure:
+        """LR series on the left axis (log scale when they span > 2 decades), momentum on the right."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            figure, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
+        else:
+            figure = ax.get_figure()  # type: ignore[assignment]
+        lr_names = [n for n in self.series if not n.endswith("-momentum")]
+        for name in lr_names:
+            ax.plot(self.ticks, self.series[name], label=name)
+        lows = [min(v for v in self.series[n] if v > 0) for n in lr_names if any(v > 0 for v in self.series[n])]
+        if lows and max(max(self.series[n]) for n in lr_names) / min(lows) > 100:
+            ax.set_yscale("log")
+        ax.set_xlabel(self.unit)
+        ax.set_ylabel("learning rate")
+        momentum_names = [n for n in self.series if n.endswith("-momentum")]
+        if momentum_names:
+            right = ax.twinx()
+            for name in momentum_names:
+                right.plot(self.ticks, self.series[name], linestyle="--", alpha=0.7, label=name)
+            right.set_ylabel("momentum")
+            right.legend(loc="upper right", fontsize="small")
+        ax.legend(loc="upper left", fontsize="small")
+        ax.set_title("Planned schedule")
+        return figure  # type: ignore[return-value]
+
+
+def sample_ticks(total: float, points: int = 1000) -> list[float]:
+    """Integer clock values covering ``[0, total)``, at most ``points`` of them (all when fewer)."""
+    count = int(total)
+    if count <= points:
+        return [float(t) for t in range(count)]
+    return [float(math.floor(i * (count - 1) / (points - 1))) for i in range(points)]
+
+
+def preview(
+    callback: ScheduleCallback,
+    total: int,
+    base_lrs: Sequence[float] = (0.1,),
+    steps_per_epoch: int | None = None,
+    optimizer: Literal["sgd", "adam"] = "sgd",
+    points: int = 1000,
+) -> SchedulePreview:
+    """What ``callback`` would set over a run of ``total`` clock units, without training.
+
+    Args:
+        callback: Any schedule callback, e.g. ``OneCycle()``.
+        total: Length of the run in the callback's clock units (steps, or epochs).
+        base_lrs: Configured LR of each param group.
+        steps_per_epoch: Steps per epoch, for durations given in epochs (default: ``total``).
+        optimizer: ``"sgd"`` (with momentum 0.9) or ``"adam"`` (betas 0.9, 0.999).
+        points: At most this many sample points.
+
+    Example:
+        >>> from lightning_lr import WarmupLinear
+        >>> p = preview(WarmupLinear(num_warmup_steps=2), total=10, base_lrs=[1.0])
+        >>> [round(v, 3) for v in p.series["lr-SGD"]]
+        [0.0, 0.5, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
+    """
+    check_positive_int("total", total)
+    if not base_lrs:
+        raise ValueError("`base_lrs` must hold one LR per param group.")
+    for i, lr in enumerate(base_lrs):
+        check_positive(f"base_lrs[{i}]", lr)
+    groups: list[dict[str, Any]] = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in base_lrs]
+    opt: torch.optim.Optimizer
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.9)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=base_lrs[0])
+    else:
+        raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
+    per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
+    plan = callback.build_plan(opt, list(base_lrs), Timeline(float(total), per_epoch), OptimizerClock(opt))
+    names = series_names([opt])[0]
+    result = SchedulePreview(sample_ticks(total, points), unit=callback.interval)
+    for name, group in zip(names, plan.groups):
+        result.series[name] = [group.lr(t) for t in result.ticks]
+        if group.momentum is not None:
+            result.series[f"{name}-momentum"] = [group.momentum(t) for t in result.ticks]
+    return result
+
+
+def sparkline(values: Sequence[float], width: int = 60) -> str:
+    """A one-line text picture of ``values`` (``width`` characters, min..max mapped to ▁..█).
+
+    Example:
+        >>> sparkline([0, 1, 2, 3, 4, 5, 6, 7], width=8)
+        '▁▂▃▄▅▆▇█'
+    """
+    if not values:
+        return ""
+    step = max(len(values) / width, 1.0)
+    picked = [values[min(int(i * step), len(values) - 1)] for i in range(min(width, len(values)))]
+    low, high = min(values), max(values)
+    span = high - low
+    if span <= 0:
+        return SPARKS[0] * len(picked)
+    return "".join(SPARKS[min(int((v - low) / span * len(SPARKS)), len(SPARKS) - 1)] for v in picked)

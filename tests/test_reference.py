@@ -1,0 +1,578 @@
+"""One reference table: every named callback against its PyTorch (or transformers) scheduler.
+
+Each row runs our callback in a real, tiny Lightning fit, records the LR and momentum of every
+param group at each real ``optimizer.step`` (``helpers.TinyModel``), then builds the same optimizer
+outside Lightning, constructs the PyTorch scheduler with the same arguments and steps it once per
+optimizer step (once per epoch for ``interval="epoch"``, with the metric for ``ReduceLROnPlateau``).
+Both sequences must agree at every step to 1e-9 relative (1e-15 absolute near 0).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    ExponentialLR,
+    LambdaLR,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
+from torch.utils.data import DataLoader
+
+import lightning_lr as ll
+from tests.helpers import Recorder, TinyModel, make_trainer, random_data
+
+RTOL = 1e-9
+ATOL = 1e-15
+
+
+@dataclass(frozen=True)
+class Run:
+    """The length of a fit in optimizer steps, as the trainer reports it."""
+
+    total_steps: int
+    steps_per_epoch: int
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+
+Ours = Callable[[Run], Callback]
+Reference = Callable[[Optimizer, Run], Any]
+
+
+# --------------------------------------------------------------------------- models with a metric
+class TrainMetricModel(TinyModel):
+    """Logs ``metrics[current_epoch]`` from ``training_step`` (epoch mean of a constant: the value)."""
+
+    def __init__(self, metrics: Sequence[float] = (), metric_name: str = "train_metric", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics, self.metric_name = tuple(metrics), metric_name
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.log(self.metric_name, self.metrics[self.current_epoch], on_step=False, on_epoch=True)
+        return loss
+
+
+class ValMetricModel(TinyModel):
+    """Logs ``metrics[current_epoch]`` from ``validation_step`` (after every training epoch)."""
+
+    def __init__(self, metrics: Sequence[float] = (), metric_name: str = "val_metric", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics, self.metric_name = tuple(metrics), metric_name
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.log(self.metric_name, self.metrics[self.current_epoch])
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(random_data(4, self.features, seed=1), batch_size=2)
+
+
+def metric_walk(epochs: int, seed: int, steps: Sequence[int] = (-3, -1, 0, 0, 1, 2)) -> tuple[float, ...]:
+    """A deterministic random walk of multiples of 1/64: exact in float32, so logging keeps it exact."""
+    rng = random.Random(seed)
+    value, out = 192, []
+    for _ in range(epochs):
+        value += rng.choice(steps)
+        out.append(value / 64)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- transformers' formulas
+def transformers_linear(optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int) -> LambdaLR:
+    """``transformers.get_linear_schedule_with_warmup`` (published formula)."""
+
+    def lr_lambda(step: int) -> float:
+        if step < num_warmup_steps:
+            return float(step) / float(max(1, num_warmup_steps))
+        return max(0.0, float(num_training_steps - step) / float(max(1, num_training_steps - num_warmup_steps)))
+
+    return LambdaLR(optimizer, lr_lambda)
+
+
+def transformers_cosine(
+    optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int, num_cycles: float = 0.5
+) -> LambdaLR:
+    """``transformers.get_cosine_schedule_with_warmup`` (published formula)."""
+
+    def lr_lambda(step: int) -> float:
+        if step < num_warmup_steps:
+            return float(step) / float(max(1, num_warmup_steps))
+        progress = float(step - num_warmup_steps) / float(max(1, num_training_steps - num_warmup_steps))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
+
+    return LambdaLR(optimizer, lr_lambda)
+
+
+def group_lrs(optimizer: Optimizer) -> list[float]:
+    return [float(g["lr"]) for g in optimizer.param_groups]
+
+
+# --------------------------------------------------------------------------- the shared tester
+def planned_run(options: dict[str, Any]) -> Run:
+    """The run length a user would compute by hand (checked against the trainer's own)."""
+    model, trainer = options.get("model", {}), options.get("trainer", {})
+    batches = math.ceil(model.get("n", 64) / model.get("batch_size", 4))
+    per_epoch = math.ceil(batches / trainer.get("accumulate_grad_batches", 1))
+    total = per_epoch * trainer.get("max_epochs", 1)
+    if trainer.get("max_steps", -1) > 0:
+        total = min(total, trainer["max_steps"])
+    return Run(total, per_epoch)
+
+
+def run_reference(reference: Reference, options: dict[str, Any], run: Run) -> Recorder:
+    """The same optimizer on fresh parameters, stepped with the PyTorch scheduler outside Lightning."""
+    model = options.get("model_cls", TinyModel)(**options.get("model", {}))
+    optimizer = model.configure_optimizers()  # same groups/lrs/momentum; attaches ``model.recorder``
+    assert isinstance(optimizer, Optimizer)
+    x, y = random_data(8, model.features).tensors
+    scheduler = reference(optimizer, run)
+    metrics = options.get("model", {}).get("metrics")
+    per_epoch = options.get("per", "step") == "epoch" or isinstance(scheduler, ReduceLROnPlateau)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model.layer(x), y)
+        loss.backward()
+        return loss
+
+    for k in range(run.total_steps):
+        optimizer.step(closure)  # the recorder's pre-hook reads lr/momentum of this step
+        if k + 1 == run.total_steps:
+            break  # OneCycleLR refuses a step past its end; nothing after the last step is recorded
+        if not per_epoch:
+            scheduler.step()
+        elif (k + 1) % run.steps_per_epoch == 0:
+            if isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step(metrics[k // run.steps_per_epoch])
+            else:
+                scheduler.step()
+    return model.recorder
+
+
+def close(a: float | None, b: float | None) -> bool:
+    """Equal to 1e-9 relative, or 1e-15 absolute near 0; ``None`` (no momentum) only matches ``None``."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= max(RTOL * abs(b), ATOL)
+
+
+def assert_same(what: str, ours: list[list[Any]], ref: list[list[Any]]) -> None:
+    assert len(ours) == len(ref), f"{what}: {len(ours)} steps recorded, reference has {len(ref)}"
+    bad = []
+    for step, (row, ref_row) in enumerate(zip(ours, ref)):
+        assert len(row) == len(ref_row), f"{what}: step {step} has {len(row)} groups, reference {len(ref_row)}"
+        for group, (a, b) in enumerate(zip(row, ref_row)):
+            if not close(a, b):
+                bad.append(f"step {step} group {group}: ours {a!r} vs reference {b!r}")
+    assert not bad, f"{what}: {len(bad)} values differ over {len(ours)} steps; first: " + "; ".join(bad[:5])
+
+
+def check_against_reference(tmp_path: Any, ours: Ours, reference: Reference, options: dict[str, Any]) -> None:
+    planned = planned_run(options)
+    model = options.get("model_cls", TinyModel)(**options.get("model", {}))
+    trainer = make_trainer(tmp_path, [ours(planned)], **options.get("trainer", {}))
+    trainer.fit(model)
+
+    estimated = trainer.estimated_stepping_batches
+    run = Run(int(estimated), math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
+    assert run == planned, f"the trainer's run {run} differs from the planned {planned}"
+    assert len(model.recorder.lrs) == estimated, "one record per real optimizer step"
+
+    expected = run_reference(reference, options, run)
+    assert len(expected.lrs) == estimated
+    assert len({lrs[0] for lrs in expected.lrs}) > 1, "the reference never changes the LR: the case tests nothing"
+    assert_same("lr", model.recorder.lrs, expected.lrs)
+    assert_same("momentum", model.recorder.momenta, expected.momenta)
+
+
+# --------------------------------------------------------------------------- the table
+# 100 batches of 2 per epoch; with ``accumulate_grad_batches=3``, 101 batches -> 34 optimizer
+# steps per epoch (the last window of each epoch is partial and still steps).
+DATA = {"n": 200, "batch_size": 2}
+ACCUMULATE = {"n": 202, "batch_size": 2}
+PLATEAU_EPOCHS = 30
+TRAIN_METRIC = metric_walk(PLATEAU_EPOCHS, seed=1)
+VAL_METRIC = tuple(-m for m in metric_walk(PLATEAU_EPOCHS, seed=2))  # mode="max": an upward walk
+ACC_METRIC = metric_walk(PLATEAU_EPOCHS, seed=3)
+
+
+def opts(model: dict[str, Any] | None = None, per: str = "step", **trainer: Any) -> dict[str, Any]:
+    return {"model": {**DATA, **(model or {})}, "trainer": {"max_epochs": 6, **trainer}, "per": per}
+
+
+CASES = [
+    # ---------------------------------------------------------------- OneCycle vs OneCycleLR
+    pytest.param(
+        lambda run: ll.OneCycle(),
+        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps),
+        opts(),
+        id="onecycle-cos-max_lr-none",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(
+            max_lr=[0.5, 0.05],
+            total_steps=run.total_steps,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+        ),
+        lambda opt, run: OneCycleLR(
+            opt,
+            max_lr=[0.5, 0.05],
+            total_steps=run.total_steps,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+        ),
+        opts({"groups": 2}),
+        id="onecycle-linear-max_lr-list-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(three_phase=True, base_momentum=[0.8, 0.85], max_momentum=0.95, pct_start=0.35),
+        lambda opt, run: OneCycleLR(
+            opt,
+            max_lr=group_lrs(opt),
+            total_steps=run.total_steps,
+            three_phase=True,
+            base_momentum=[0.8, 0.85],
+            max_momentum=0.95,
+            pct_start=0.35,
+        ),
+        opts({"groups": 2}),
+        id="onecycle-three_phase-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(max_lr=0.01, base_momentum=0.8, max_momentum=0.9),
+        lambda opt, run: OneCycleLR(opt, max_lr=0.01, total_steps=run.total_steps, base_momentum=0.8, max_momentum=0.9),
+        opts({"optimizer": "adamw", "lr": 1e-3}),
+        id="onecycle-adamw-betas",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(anneal_strategy="linear", three_phase=True),
+        lambda opt, run: OneCycleLR(
+            opt, max_lr=group_lrs(opt), total_steps=run.total_steps, anneal_strategy="linear", three_phase=True
+        ),
+        opts({"optimizer": "adamw", "groups": 2}),
+        id="onecycle-adamw-linear-three_phase-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(),
+        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="onecycle-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(pct_start=0.4),
+        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps, pct_start=0.4),
+        opts(max_epochs=10, max_steps=450),
+        id="onecycle-max_steps-mid-epoch",
+    ),
+    pytest.param(
+        lambda run: ll.OneCycle(interval="epoch"),
+        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.epochs),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="onecycle-epoch",
+    ),
+    # ---------------------------------------------------------------- Cyclical vs CyclicLR
+    pytest.param(
+        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up=40),
+        lambda opt, run: CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=40),
+        opts(),
+        id="cyclic-triangular-momentum",
+    ),
+    pytest.param(
+        lambda run: ll.Cyclical(
+            base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=30, step_size_down=50, mode="triangular2"
+        ),
+        lambda opt, run: CyclicLR(
+            opt, base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=30, step_size_down=50, mode="triangular2"
+        ),
+        opts({"groups": 2}),
+        id="cyclic-triangular2-up30-down50-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.Cyclical(
+            base_lr=0.01,
+            max_lr=0.2,
+            step_size_up=25,
+            step_size_down=15,
+            mode="exp_range",
+            gamma=0.995,
+            base_momentum=[0.7, 0.75],
+            max_momentum=[0.9, 0.95],
+        ),
+        lambda opt, run: CyclicLR(
+            opt,
+            base_lr=0.01,
+            max_lr=0.2,
+            step_size_up=25,
+            step_size_down=15,
+            mode="exp_range",
+            gamma=0.995,
+            base_momentum=[0.7, 0.75],
+            max_momentum=[0.9, 0.95],
+        ),
+        opts({"groups": 2}),
+        id="cyclic-exp_range-gamma-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.Cyclical(base_lr=1e-4, max_lr=1e-2, step_size_up=35, base_momentum=0.85, max_momentum=0.95),
+        lambda opt, run: CyclicLR(
+            opt, base_lr=1e-4, max_lr=1e-2, step_size_up=35, base_momentum=0.85, max_momentum=0.95
+        ),
+        opts({"optimizer": "adamw"}),
+        id="cyclic-adamw-betas",
+    ),
+    pytest.param(
+        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up=60, step_size_down=20, cycle_momentum=False),
+        lambda opt, run: CyclicLR(
+            opt, base_lr=0.01, max_lr=0.1, step_size_up=60, step_size_down=20, cycle_momentum=False
+        ),
+        opts({"optimizer": "rmsprop_nomomentum"}),
+        id="cyclic-no-momentum-adagrad",
+    ),
+    pytest.param(
+        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up="1 epoch", mode="triangular2"),
+        lambda opt, run: CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=run.steps_per_epoch, mode="triangular2"),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="cyclic-epoch-string-accumulate3",
+    ),
+    # ---------------------------------------------------------------- CosineAnnealing vs CosineAnnealingLR
+    # PyTorch's own (recursive, chainable) CosineAnnealingLR: over these lengths it stays within ~1e-13
+    # of the closed form, so no closed-form stand-in is needed.
+    pytest.param(
+        lambda run: ll.CosineAnnealing(),
+        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps),
+        opts(),
+        id="cosine-T_max-none",
+    ),
+    pytest.param(
+        lambda run: ll.CosineAnnealing(T_max=run.total_steps, eta_min=1e-3),
+        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps, eta_min=1e-3),
+        opts({"groups": 2, "optimizer": "adamw"}),
+        id="cosine-T_max-eta_min-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.CosineAnnealing(interval="epoch", eta_min=1e-4),
+        lambda opt, run: CosineAnnealingLR(opt, T_max=run.epochs, eta_min=1e-4),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="cosine-epoch",
+    ),
+    pytest.param(
+        lambda run: ll.CosineAnnealing(),
+        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="cosine-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.CosineAnnealing(eta_min=1e-3),
+        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps, eta_min=1e-3),
+        opts({"optimizer": "lbfgs", "lr": 0.5}, max_epochs=2),
+        id="cosine-lbfgs",
+    ),
+    # ---------------------------------------------------------------- CosineRestarts vs CosineAnnealingWarmRestarts
+    pytest.param(
+        lambda run: ll.CosineRestarts(T_0=90),
+        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=90),
+        opts(),
+        id="restarts-T_mult1",
+    ),
+    pytest.param(
+        lambda run: ll.CosineRestarts(T_0=20, T_mult=2, eta_min=1e-3),
+        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=20, T_mult=2, eta_min=1e-3),
+        opts({"groups": 2}, max_epochs=7),
+        id="restarts-T_mult2-eta_min-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.CosineRestarts(T_0="1 epoch", T_mult=2),
+        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=run.steps_per_epoch, T_mult=2),
+        {**opts(max_epochs=8, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="restarts-T_0-epoch-string-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.CosineRestarts(T_0=3, T_mult=2, eta_min=1e-4, interval="epoch"),
+        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=1e-4),
+        opts({"n": 80}, per="epoch", max_epochs=16),
+        id="restarts-epoch",
+    ),
+    # ---------------------------------------------------------------- StepDecay vs StepLR
+    pytest.param(
+        lambda run: ll.StepDecay(step_size=70, gamma=0.5),
+        lambda opt, run: StepLR(opt, step_size=70, gamma=0.5),
+        opts({"groups": 2}),
+        id="step",
+    ),
+    pytest.param(
+        lambda run: ll.StepDecay(step_size=2, gamma=0.3, interval="epoch"),
+        lambda opt, run: StepLR(opt, step_size=2, gamma=0.3),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="step-epoch",
+    ),
+    pytest.param(
+        lambda run: ll.StepDecay(step_size=50, gamma=0.7),
+        lambda opt, run: StepLR(opt, step_size=50, gamma=0.7),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="step-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.StepDecay(step_size=3, gamma=0.5, interval="epoch"),
+        lambda opt, run: StepLR(opt, step_size=3, gamma=0.5),
+        {**opts(per="epoch", max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="step-epoch-accumulate3",
+    ),
+    # ---------------------------------------------------------------- MultiStepDecay vs MultiStepLR
+    pytest.param(
+        lambda run: ll.MultiStepDecay(milestones=[100, 250, 251, 400], gamma=0.2),
+        lambda opt, run: MultiStepLR(opt, milestones=[100, 250, 251, 400], gamma=0.2),
+        opts({"optimizer": "adamw", "groups": 2}),
+        id="multistep",
+    ),
+    pytest.param(
+        lambda run: ll.MultiStepDecay(milestones=["2 epochs", "50%", "5 epochs"], gamma=0.5),
+        lambda opt, run: MultiStepLR(
+            opt, milestones=[2 * run.steps_per_epoch, run.total_steps // 2, 5 * run.steps_per_epoch], gamma=0.5
+        ),
+        opts(),
+        id="multistep-epoch-and-fraction-strings",
+    ),
+    pytest.param(
+        lambda run: ll.MultiStepDecay(milestones=[2, 5, 7], gamma=0.1, interval="epoch"),
+        lambda opt, run: MultiStepLR(opt, milestones=[2, 5, 7], gamma=0.1),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="multistep-epoch",
+    ),
+    # ---------------------------------------------------------------- ExponentialDecay vs ExponentialLR
+    pytest.param(
+        lambda run: ll.ExponentialDecay(gamma=0.995),
+        lambda opt, run: ExponentialLR(opt, gamma=0.995),
+        opts({"groups": 2}),
+        id="exponential",
+    ),
+    pytest.param(
+        lambda run: ll.ExponentialDecay(gamma=0.7, interval="epoch"),
+        lambda opt, run: ExponentialLR(opt, gamma=0.7),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="exponential-epoch",
+    ),
+    pytest.param(
+        lambda run: ll.ExponentialDecay(gamma=0.99),
+        lambda opt, run: ExponentialLR(opt, gamma=0.99),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="exponential-accumulate3",
+    ),
+    # ---------------------------------------------------------------- WarmupLinear / WarmupCosine vs transformers
+    pytest.param(
+        lambda run: ll.WarmupLinear(num_warmup_steps=50),
+        lambda opt, run: transformers_linear(opt, 50, run.total_steps),
+        opts(),
+        id="warmup-linear",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupLinear(num_warmup_steps="1 epoch", num_training_steps=run.total_steps),
+        lambda opt, run: transformers_linear(opt, run.steps_per_epoch, run.total_steps),
+        opts({"groups": 2, "optimizer": "adamw"}),
+        id="warmup-linear-epoch-string-explicit-total-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupLinear(num_warmup_steps=40),
+        lambda opt, run: transformers_linear(opt, 40, run.total_steps),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="warmup-linear-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupCosine(num_warmup_steps=60),
+        lambda opt, run: transformers_cosine(opt, 60, run.total_steps),
+        opts(),
+        id="warmup-cosine",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupCosine(num_warmup_steps=37, num_training_steps=run.total_steps, num_cycles=2.0),
+        lambda opt, run: transformers_cosine(opt, 37, run.total_steps, num_cycles=2.0),
+        opts({"groups": 2, "optimizer": "adamw"}),
+        id="warmup-cosine-2cycles-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupCosine(num_warmup_steps=0, num_cycles=0.75),
+        lambda opt, run: transformers_cosine(opt, 0, run.total_steps, num_cycles=0.75),
+        opts(),
+        id="warmup-cosine-no-warmup-0.75cycles",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupCosine(num_warmup_steps=25),
+        lambda opt, run: transformers_cosine(opt, 25, run.total_steps),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="warmup-cosine-accumulate3",
+    ),
+    # ---------------------------------------------------------------- ReduceLROnPlateau vs ReduceLROnPlateau
+    pytest.param(
+        lambda run: ll.ReduceLROnPlateau(monitor="train_metric", factor=0.5, patience=2),
+        lambda opt, run: ReduceLROnPlateau(opt, factor=0.5, patience=2),
+        {
+            "model_cls": TrainMetricModel,
+            "model": {"n": 40, "batch_size": 2, "metrics": TRAIN_METRIC},
+            "trainer": {"max_epochs": PLATEAU_EPOCHS},
+        },
+        id="plateau-train-metric",
+    ),
+    pytest.param(
+        lambda run: ll.ReduceLROnPlateau(
+            monitor="val_metric",
+            mode="max",
+            factor=0.3,
+            patience=1,
+            threshold=1 / 32,
+            threshold_mode="abs",
+            cooldown=2,
+            min_lr=[2e-3, 1e-4],
+        ),
+        lambda opt, run: ReduceLROnPlateau(
+            opt,
+            mode="max",
+            factor=0.3,
+            patience=1,
+            threshold=1 / 32,
+            threshold_mode="abs",
+            cooldown=2,
+            min_lr=[2e-3, 1e-4],
+        ),
+        {
+            "model_cls": ValMetricModel,
+            "model": {"n": 40, "batch_size": 2, "groups": 2, "metrics": VAL_METRIC},
+            "trainer": {"max_epochs": PLATEAU_EPOCHS},
+        },
+        id="plateau-val-metric-max-abs-cooldown-min_lr-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.ReduceLROnPlateau(monitor="train_metric", factor=0.2, patience=1, min_lr=1e-4),
+        lambda opt, run: ReduceLROnPlateau(opt, factor=0.2, patience=1, min_lr=1e-4),
+        {
+            "model_cls": TrainMetricModel,
+            "model": {"n": 62, "batch_size": 2, "optimizer": "adamw", "metrics": ACC_METRIC},
+            "trainer": {"max_epochs": PLATEAU_EPOCHS, "accumulate_grad_batches": 3},
+        },
+        id="plateau-accumulate3-adamw-min_lr",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ours", "reference", "options"), CASES)
+def test_matches_reference(tmp_path: Any, ours: Ours, reference: Reference, options: dict[str, Any]) -> None:
+    check_against_reference(tmp_path, ours, reference, options)
