@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 
 from lightning_lr._checks import check_positive, check_positive_int
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.logging.figures import SchedulePreview, plans_preview
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Timeline
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+__all__ = ["SchedulePreview", "preview", "sparkline"]
 
 SPARKS = "▁▂▃▄▅▆▇█"
-
-
-@dataclass
-class SchedulePreview:
-    """Planned values of every series (``lr-SGD``, ``lr-SGD-momentum``, ...) at clock ``ticks``."""
-
-    ticks: list[float]
-    series: dict[str, list[float]] = field(default_factory=dict)
-    unit: str = "step"
-
-    def plot(self, ax: Axes | None = None) -> Figure:
-        """LR series on the left axis (log scale when they span > 2 decades), momentum on the right."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            figure, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
-        else:
-            figure = ax.get_figure()  # type: ignore[assignment]
-        lr_names = [n for n in self.series if not n.endswith("-momentum")]
-        for name in lr_names:
-            ax.plot(self.ticks, self.series[name], label=name)
-        lows = [min(v for v in self.series[n] if v > 0) for n in lr_names if any(v > 0 for v in self.series[n])]
-        if lows and max(max(self.series[n]) for n in lr_names) / min(lows) > 100:
-            ax.set_yscale("log")
-        ax.set_xlabel(self.unit)
-        ax.set_ylabel("learning rate")
-        momentum_names = [n for n in self.series if n.endswith("-momentum")]
-        if momentum_names:
-            right = ax.twinx()
-            for name in momentum_names:
-                right.plot(self.ticks, self.series[name], linestyle="--", alpha=0.7, label=name)
-            right.set_ylabel("momentum")
-            right.legend(loc="upper right", fontsize="small")
-        ax.legend(loc="upper left", fontsize="small")
-        ax.set_title("Planned schedule")
-        return figure  # type: ignore[return-value]
-
-
-def sample_ticks(total: float, points: int = 1000) -> list[float]:
-    """Integer clock values covering ``[0, total)``, at most ``points`` of them (all when fewer)."""
-    count = int(total)
-    if count <= points:
-        return [float(t) for t in range(count)]
-    return [float(math.floor(i * (count - 1) / (points - 1))) for i in range(points)]
 
 
 def preview(
@@ -105,13 +58,7 @@ def preview(
         raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
     per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
     plan = callback.build_plan(opt, list(base_lrs), Timeline(float(total), per_epoch), OptimizerClock(opt))
-    names = series_names([opt])[0]
-    result = SchedulePreview(sample_ticks(total, points), unit=callback.interval)
-    for name, group in zip(names, plan.groups):
-        result.series[name] = [group.lr(t) for t in result.ticks]
-        if group.momentum is not None:
-            result.series[f"{name}-momentum"] = [group.momentum(t) for t in result.ticks]
-    return result
+    return plans_preview([plan], series_names([opt]), total, callback.interval, points)
 
 
 def sparkline(values: Sequence[float], width: int = 60) -> str:

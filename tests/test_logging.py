@@ -79,3 +79,34 @@ def test_log_lr_false_logs_nothing(tmp_path: Path) -> None:
     logger = CSVLogger(tmp_path, name="", version="")
     make_trainer(tmp_path, [StepDecay(step_size=2, log_lr=False)], logger=logger, log_every_n_steps=1).fit(TinyModel())
     assert not any(k.startswith("lr-") for k in read_csv(Path(logger.log_dir) / "metrics.csv")[0])
+
+
+def test_tensorboard_gets_loss_schedule_figure_and_dashboard_layout(tmp_path: Path) -> None:
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    logger = TensorBoardLogger(tmp_path, name="", version="", default_hp_metric=False)
+    trainer = make_trainer(tmp_path, [OneCycle()], logger=logger, log_every_n_steps=1, max_epochs=2)
+    trainer.fit(TinyModel())
+    events = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    # the planned schedule, drawn before step 0
+    assert [i.step for i in events.Images("lightning_lr/planned_schedule/OneCycle")] == [0]
+    assert events.Images("lightning_lr/planned_schedule/OneCycle")[0].encoded_image_string[:4] == b"\x89PNG"
+    # the loss next to the LR equals what the model itself logged at each step
+    ours = {e.step: e.value for e in events.Scalars("loss/train")}
+    theirs = {e.step: e.value for e in events.Scalars("train_loss_step")}
+    assert sorted(ours) == list(range(32)) and set(theirs) <= set(ours)
+    assert all(ours[s] == pytest.approx(v, rel=1e-6) for s, v in theirs.items())
+    assert len(events.Scalars("loss/train_smoothed")) == 32
+    # the dashboard layout
+    assert "custom_scalars__config__" in tags["tensors"]
+    proto = events.Tensors("custom_scalars__config__")[0].tensor_proto
+    layout = layout_pb2.Layout.FromString(proto.string_val[0])
+    charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
+    assert charts == {
+        "lr-SGD: learning rate": ["^(lr\\-SGD)$"],
+        "lr-SGD: momentum": ["^(lr\\-SGD)-momentum$"],
+        "training loss": ["^loss/train(_smoothed)?$"],
+    }
+    assert [c.title for c in layout.category] == ["Learning rate"]

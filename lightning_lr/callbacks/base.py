@@ -22,7 +22,8 @@ from typing_extensions import override
 
 from lightning_lr._checks import check_bool, check_choice, check_closed_interval, check_real
 from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
-from lightning_lr.logging.scalars import ScalarLogger, series_names
+from lightning_lr.logging.reporter import Reporter
+from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Warmup
 
 Interval = Literal["step", "epoch"]
@@ -93,6 +94,9 @@ class ScheduleCallback(Callback):
         warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
         optimizers: Indices (into ``trainer.optimizers``) of the optimizers to drive;
             ``None``: all of them.
+        log_loss: The first schedule callback of the trainer also logs the training loss
+            (``loss/train``: mean over the logging interval, ``loss/train_smoothed``: running mean
+            over 20 steps; both averaged over DDP ranks) next to the LR.
         log_lr: Log the LR (and the momentum it sets) of every group through ``trainer.loggers``
             every ``log_every_n_steps``, named as ``LearningRateMonitor`` does
             (``lr-SGD``, ``lr-SGD/pg2``, ``lr-SGD-momentum``). ``None``: when the trainer has a
@@ -106,13 +110,15 @@ class ScheduleCallback(Callback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
         self.interval: Interval = check_choice("interval", interval, ("step", "epoch"))  # type: ignore[assignment]
         self.warmup = parse_warmup(warmup)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
         self.optimizer_indices = _parse_indices(optimizers)
         self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
-        self._scalars = ScalarLogger(self.log_lr)
+        self.log_loss = check_bool("log_loss", log_loss)
+        self._reporter = Reporter(self.log_lr, self.log_loss)
         self._names: list[list[str]] = []
         self._plans: list[OptimizerPlan] = []
         self._base_lrs: list[list[float]] | None = None
@@ -201,8 +207,9 @@ class ScheduleCallback(Callback):
             self._plans.append(self.build_plan(optimizer, bases, timeline, clock))
         all_names = series_names(trainer.optimizers)
         self._names = [all_names[trainer.optimizers.index(opt)] for opt in optimizers]
-        self._scalars.reset()
         self._apply_all(trainer)
+        first = next(c for c in trainer.callbacks if isinstance(c, ScheduleCallback)) is self  # type: ignore[attr-defined]
+        self._reporter.start(trainer, pl_module, self, first, self._plans, self._names, timeline.total)
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -214,8 +221,13 @@ class ScheduleCallback(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         self._apply_all(trainer)
-        if self._scalars.should_log(trainer):
-            self._scalars.log(trainer, self.current_values())
+        self._reporter.before_step(trainer, self.current_values())
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._reporter.after_batch(trainer, outputs)
 
     def current_values(self) -> dict[str, float]:
         """The LR (and momentum, where this callback sets it) of every managed group, by series name."""

@@ -42,7 +42,7 @@ class Cyclical(ScheduleCallback):
         cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
         base_momentum: Lower momentum bound, one number or one per group.
         max_momentum: Upper momentum bound, one number or one per group.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = Cyclical(base_lr=1e-3, max_lr=1e-2, step_size_up="4 epochs", mode="triangular2")
@@ -66,8 +66,9 @@ class Cyclical(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.base_lr = per_group("base_lr", base_lr, check_non_negative)
         self.max_lr = per_group("max_lr", max_lr, check_positive)
         check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)

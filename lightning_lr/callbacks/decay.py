@@ -36,7 +36,7 @@ class CosineAnnealing(ScheduleCallback):
         T_max: Clock units to reach ``eta_min`` (a number, or ``"30 epochs"``); ``None``: the
             whole run after warmup.
         eta_min: Final LR (absolute, the same for every group, as in PyTorch).
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = CosineAnnealing(eta_min=1e-5, warmup="5%")
@@ -53,8 +53,9 @@ class CosineAnnealing(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.T_max = None if T_max is None else _positive_span("T_max", T_max)
         self.eta_min = check_non_negative("eta_min", eta_min)
 
@@ -77,7 +78,7 @@ class CosineRestarts(ScheduleCallback):
         peak_decay: Each restart's peak height above ``eta_min`` is this fraction of the previous.
         cycle_warmup: Linear warmup at the start of every cycle, in clock units of the first
             cycle (stretched with ``T_mult``); must be shorter than ``T_0``.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = CosineRestarts(T_0="10 epochs", T_mult=2, peak_decay=0.8)
@@ -97,8 +98,9 @@ class CosineRestarts(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.T_0 = _positive_span("T_0", T_0)
         self.T_mult = check_real("T_mult", T_mult)
         if self.T_mult < 1:
@@ -128,7 +130,7 @@ class StepDecay(ScheduleCallback):
     Args:
         step_size: Period of decay in clock units (a number, or ``"30 epochs"``).
         gamma: Multiplicative factor, >= 0.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = StepDecay(step_size=30, gamma=0.1, interval="epoch")
@@ -143,8 +145,9 @@ class StepDecay(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.step_size = _positive_span("step_size", step_size)
         self.gamma = check_non_negative("gamma", gamma)
 
@@ -160,7 +163,7 @@ class MultiStepDecay(ScheduleCallback):
     Args:
         milestones: Increasing clock units (numbers, or strings such as ``"60 epochs"``/``"50%"``).
         gamma: Multiplicative factor, >= 0.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = MultiStepDecay(milestones=["50%", "75%"], gamma=0.1)
@@ -175,8 +178,9 @@ class MultiStepDecay(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.milestones = MultiStep(tuple(milestones), 1.0).milestones  # validates the list
         self.gamma = check_non_negative("gamma", gamma)
 
@@ -204,7 +208,7 @@ class ExponentialDecay(ScheduleCallback):
         k: Continuous rate (>= 0) per ``decay_steps``; give this or ``gamma``.
         decay_steps: Clock units per decay period (a number, or ``"1 epoch"``).
         staircase: Decay in whole periods only.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = ExponentialDecay(gamma=0.5, decay_steps="10 epochs")
@@ -221,8 +225,9 @@ class ExponentialDecay(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         if (gamma is None) == (k is None):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
         self.gamma = None if gamma is None else check_closed_interval("gamma", gamma, 0.0, 1.0)

@@ -20,7 +20,7 @@ class LRScheduler(ScheduleCallback):
     Args:
         schedule: Any :class:`~lightning_lr.schedules.Schedule` (a factor, usually ``<= 1``).
         momentum: Optional schedule of absolute momentum (or Adam ``beta1``) values.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> from lightning_lr.schedules import Cosine, Join, Linear, epochs
@@ -36,8 +36,9 @@ class LRScheduler(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         _check_schedule("schedule", schedule)
         if momentum is not None:
             _check_schedule("momentum", momentum)

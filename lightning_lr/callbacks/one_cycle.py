@@ -45,7 +45,7 @@ class OneCycle(ScheduleCallback):
         cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
         base_momentum: Lowest momentum (at the LR peak), one number or one per group.
         max_momentum: Highest momentum (at the start and end), one number or one per group.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> from lightning.pytorch import Trainer
@@ -71,8 +71,9 @@ class OneCycle(ScheduleCallback):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr)
+        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         self.max_lr = None if max_lr is None else per_group("max_lr", max_lr, check_positive)
         self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
         self.pct_start = check_open_interval("pct_start", pct_start, 0.0, 1.0)

@@ -59,7 +59,7 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: Floor of the LR, one number or one per param group.
         eps: Reductions smaller than this are skipped.
         schedule: Factor schedule the reductions multiply; ``None``: constant 1.
-        interval, warmup, warmup_start_factor, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = ReduceLROnPlateau(monitor="val_loss", patience=3, warmup="1 epoch")
@@ -82,6 +82,7 @@ class ReduceLROnPlateau(LRScheduler):
         warmup_start_factor: float = 0.0,
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
         super().__init__(
             schedule if schedule is not None else Constant(1.0),
@@ -91,6 +92,7 @@ class ReduceLROnPlateau(LRScheduler):
             warmup_start_factor,
             optimizers,
             log_lr,
+            log_loss,
         )
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"`monitor` must be the name of a logged metric, got {monitor!r}.")

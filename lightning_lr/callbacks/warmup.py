@@ -17,8 +17,11 @@ class _WarmupThenDecay(ScheduleCallback):
         interval: Interval,
         optimizers: int | Sequence[int] | None,
         log_lr: bool | None,
+        log_loss: bool,
     ) -> None:
-        super().__init__(interval, parse_warmup(num_warmup_steps, "num_warmup_steps"), 0.0, optimizers, log_lr)
+        super().__init__(
+            interval, parse_warmup(num_warmup_steps, "num_warmup_steps"), 0.0, optimizers, log_lr, log_loss
+        )
         self.num_training_steps = (
             None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
         )
@@ -53,7 +56,7 @@ class WarmupLinear(_WarmupThenDecay):
         num_warmup_steps: Warmup length: an ``int`` of steps, a ``float`` fraction of training or
             a string (``"1 epoch"``, ``"6%"``).
         num_training_steps: Total steps, warmup included; ``None``: the whole run.
-        interval, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = WarmupLinear(num_warmup_steps=500)
@@ -66,8 +69,9 @@ class WarmupLinear(_WarmupThenDecay):
         interval: Interval = "step",
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr)
+        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr, log_loss)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return Linear(base_lr, 0.0, self._checked_decay_steps(timeline))
@@ -84,7 +88,7 @@ class WarmupCosine(_WarmupThenDecay):
         num_warmup_steps: Warmup length (see :class:`WarmupLinear`).
         num_training_steps: Total steps, warmup included; ``None``: the whole run.
         num_cycles: Number of cosine periods after warmup; ``0.5`` decays once from peak to 0.
-        interval, optimizers, log_lr: see :class:`ScheduleCallback`.
+        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = WarmupCosine(num_warmup_steps=0.06)
@@ -98,8 +102,9 @@ class WarmupCosine(_WarmupThenDecay):
         interval: Interval = "step",
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
+        log_loss: bool = True,
     ) -> None:
-        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr)
+        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr, log_loss)
         self.num_cycles = check_positive("num_cycles", num_cycles)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:

@@ -1,0 +1,83 @@
+"""Everything a schedule callback reports: LR/momentum scalars, the loss, TensorBoard extras."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_info
+
+from lightning_lr.logging.figures import plans_preview
+from lightning_lr.logging.loss import LossTracker, loss_of
+from lightning_lr.logging.scalars import ScalarLogger, series_names
+from lightning_lr.logging.tensorboard import SCHEDULE_FIGURE_TAG, add_dashboard, add_figure, tensorboard_writers
+
+
+class Reporter:
+    """Owned by a schedule callback; writes through ``trainer.loggers`` only.
+
+    The first schedule callback in ``trainer.callbacks`` also logs the training loss and writes
+    the TensorBoard dashboard layout (once per run, for every optimizer).
+    """
+
+    def __init__(self, log_lr: bool | None, log_loss: bool) -> None:
+        self.scalars = ScalarLogger(log_lr)
+        self.log_loss = log_loss
+        self.loss: LossTracker | None = None
+        self._seen_step = -1
+
+    def active(self, trainer: pl.Trainer) -> bool:
+        return self.scalars.enabled is not False and bool(trainer.loggers)
+
+    def start(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        callback: Any,
+        first: bool,
+        plans: Sequence[Any],
+        names: Sequence[Sequence[str]],
+        total: float,
+    ) -> None:
+        """At train start: dashboard layout and loss tracking (``first`` callback only), schedule figure."""
+        self.scalars.reset()
+        self.loss = None
+        self._seen_step = trainer.global_step
+        if not self.active(trainer):
+            return
+        if first:
+            add_dashboard(trainer, series_names(trainer.optimizers), with_loss=self.log_loss)
+            if self.log_loss:
+                self.loss = LossTracker().to(pl_module.device)
+        if tensorboard_writers(trainer) and math.isfinite(total) and total > 0:
+            try:
+                import matplotlib
+
+                matplotlib.use("Agg", force=False)
+            except ImportError:
+                rank_zero_info("lightning_lr: install matplotlib (the `plot` extra) for the planned-schedule figure.")
+                return
+            figure = plans_preview(plans, names, total, callback.interval).plot()
+            figure.axes[0].set_title(f"Planned schedule: {type(callback).__name__}")
+            add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{type(callback).__name__}", figure, trainer.global_step)
+
+    def before_step(self, trainer: pl.Trainer, values: dict[str, float]) -> None:
+        if self.scalars.should_log(trainer):
+            self.scalars.log(trainer, values)
+
+    def after_batch(self, trainer: pl.Trainer, outputs: Any) -> None:
+        if self.loss is None:
+            return
+        loss = loss_of(outputs)
+        if loss is not None:
+            self.loss.update(loss)
+        if trainer.global_step == self._seen_step:  # mid accumulation window: no step yet
+            return
+        step, self._seen_step = trainer.global_step - 1, trainer.global_step
+        every = max(int(getattr(trainer, "log_every_n_steps", 50)), 1)
+        if step % every == 0 and self.loss.updated:
+            values = self.loss.compute()  # on every rank: may all-gather under DDP
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=step)
