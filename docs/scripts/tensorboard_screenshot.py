@@ -1,0 +1,59 @@
+"""Regenerate docs/images/tensorboard_*.png: a short real run, TensorBoard on localhost, headless Chromium.
+
+Needs Debian's chromium (``apt-get install chromium``); run from the repository root:
+``python docs/scripts/tensorboard_screenshot.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from lightning.pytorch.loggers import TensorBoardLogger
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from lightning_lr import OneCycle  # noqa: E402
+from tests.helpers import TinyModel, make_trainer  # noqa: E402
+
+PORT = 6123
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+            "--virtual-time-budget=15000"]
+
+
+def main() -> None:
+    out = Path("docs/images")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as root:
+        logger = TensorBoardLogger(root, name="onecycle", version="", default_hp_metric=False)
+        model = TinyModel(optimizer="adamw", groups=2, n=512, batch_size=8, lr=0.05)
+        make_trainer(root, [OneCycle()], logger=logger, log_every_n_steps=2, max_epochs=6).fit(model)
+        board = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", root, "--host", "127.0.0.1",
+                                  "--port", str(PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(60):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{PORT}/", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            for tab, size in (("custom_scalars", "1500,420"), ("images", "1500,700")):
+                profile = tempfile.mkdtemp()
+                target = out / f"tensorboard_{tab}.png"
+                subprocess.run([*CHROMIUM, f"--user-data-dir={profile}", f"--window-size={size}",
+                                f"--screenshot={target}", f"http://127.0.0.1:{PORT}/#{tab}"], check=True,
+                               capture_output=True, timeout=120)
+                shutil.rmtree(profile, ignore_errors=True)
+                print(f"wrote {target}")
+        finally:
+            board.terminate()
+            board.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
