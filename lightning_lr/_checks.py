@@ -57,6 +57,14 @@ def check_open_interval(name: str, value: Any, low: float, high: float) -> float
     return number
 
 
+def check_left_open_interval(name: str, value: Any, low: float, high: float) -> float:
+    """A finite number in ``(low, high]``."""
+    number = check_real(name, value)
+    if not low < number <= high:
+        raise ValueError(f"`{name}` must be in ({low:g}, {high:g}], got {value!r}.")
+    return number
+
+
 def check_closed_interval(name: str, value: Any, low: float, high: float) -> float:
     """A finite number in ``[low, high]``."""
     number = check_real(name, value)

@@ -172,9 +172,14 @@ class ScheduleCallback(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         optimizers = self._managed(trainer)
         self._check_conflicts(trainer, optimizers)
-        timeline = run_timeline(trainer, self.interval)
-        for optimizer in optimizers:  # build once with the configured LRs: fails before any step
-            self.build_plan(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
+        try:
+            timeline = run_timeline(trainer, self.interval)
+            for optimizer in optimizers:  # build once with the configured LRs: fails before any step
+                self.build_plan(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
+        except ScheduleConflictError:
+            raise
+        except ValueError as error:  # the schedule cannot be resolved on this run
+            raise ScheduleConflictError(f"{type(self).__name__}: {error}") from error
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -363,8 +368,10 @@ def _momentum_key(name: str, optimizer: Optimizer, group: dict[str, Any], moment
 def _parse_indices(value: int | Sequence[int] | None) -> tuple[int, ...] | None:
     if value is None:
         return None
+    if not isinstance(value, (int, Sequence)) or isinstance(value, (str, bool)):
+        raise TypeError(f"`optimizers` must be an int >= 0, a list of them, or None; got {value!r}.")
     items = [value] if isinstance(value, int) else value
-    if isinstance(items, str) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
         raise TypeError(f"`optimizers` must be an int >= 0, a list of them, or None; got {value!r}.")
     if not items or len(set(items)) != len(items):
         raise ValueError(f"`optimizers` must list distinct indices, got {value!r}.")

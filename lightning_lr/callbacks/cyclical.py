@@ -9,6 +9,7 @@ from lightning_lr._checks import (
     check_bool,
     check_choice,
     check_closed_interval,
+    check_left_open_interval,
     check_non_negative,
     check_ordered,
     check_positive,
@@ -75,9 +76,7 @@ class Cyclical(ScheduleCallback):
         self.step_size_up = _positive_span("step_size_up", step_size_up)
         self.step_size_down = None if step_size_down is None else _positive_span("step_size_down", step_size_down)
         self.mode: CyclicMode = check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))  # type: ignore[assignment]
-        self.gamma = check_positive("gamma", gamma)
-        if self.gamma > 1.0:
-            raise ValueError(f"`gamma` must be in (0, 1], got {gamma!r}.")
+        self.gamma = check_left_open_interval("gamma", gamma, 0.0, 1.0)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
         self.base_momentum = per_group("base_momentum", base_momentum, _momentum)
         self.max_momentum = per_group("max_momentum", max_momentum, _momentum)

@@ -8,6 +8,7 @@ from typing import cast
 from lightning_lr._checks import (
     check_bool,
     check_closed_interval,
+    check_left_open_interval,
     check_non_negative,
     check_real,
 )
@@ -181,7 +182,7 @@ class MultiStepDecay(ScheduleCallback):
         log_loss: bool = True,
     ) -> None:
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
-        self.milestones = MultiStep(tuple(milestones), 1.0).milestones  # validates the list
+        self.milestones = MultiStep(milestones, 1.0).milestones  # type: ignore[arg-type]  # validates the list
         self.gamma = check_non_negative("gamma", gamma)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
@@ -230,9 +231,7 @@ class ExponentialDecay(ScheduleCallback):
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         if (gamma is None) == (k is None):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
-        self.gamma = None if gamma is None else check_closed_interval("gamma", gamma, 0.0, 1.0)
-        if self.gamma == 0.0:
-            raise ValueError("`gamma` must be in (0, 1], got 0.0.")
+        self.gamma = None if gamma is None else check_left_open_interval("gamma", gamma, 0.0, 1.0)
         self.k = None if k is None else check_non_negative("k", k)
         self.decay_steps = _positive_span("decay_steps", decay_steps)
         self.staircase = check_bool("staircase", staircase)

@@ -25,6 +25,17 @@ class _WarmupThenDecay(ScheduleCallback):
         self.num_training_steps = (
             None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
         )
+        warmup = self.warmup
+        if (
+            self.num_training_steps is not None
+            and warmup is not None
+            and warmup.unit == "steps"
+            and warmup.amount >= self.num_training_steps
+        ):
+            raise ValueError(
+                f"`num_warmup_steps` ({num_warmup_steps!r}) must be smaller than `num_training_steps` "
+                f"({num_training_steps!r})."
+            )
 
     def _decay_steps(self, timeline: Timeline) -> float:
         if self.num_training_steps is None:

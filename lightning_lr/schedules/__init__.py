@@ -21,6 +21,7 @@ from lightning_lr.schedules.primitives import (
     Linear,
     MultiStep,
     Polynomial,
+    Power,
     Step,
 )
 from lightning_lr.schedules.recipes import (
@@ -46,6 +47,7 @@ __all__ = [
     "Linear",
     "MultiStep",
     "Polynomial",
+    "Power",
     "Product",
     "Schedule",
     "Span",

@@ -35,7 +35,7 @@ class Span:
         object.__setattr__(self, "amount", check_non_negative("amount", self.amount))
         check_choice("unit", self.unit, ("steps", "epochs", "fraction"))
         if self.unit == "fraction" and self.amount > 1:
-            raise ValueError(f"A fraction of training must be in [0, 1], got {self.amount!r}.")
+            raise ValueError(f"`amount` of a fraction of training must be in [0, 1], got {self.amount!r}.")
 
     @staticmethod
     def parse(value: DurationLike, name: str = "duration") -> Span:
@@ -46,9 +46,15 @@ class Span:
             match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(%|steps?|epochs?)\s*", value)
             if match is None:
                 raise ValueError(f"`{name}` must look like '500 steps', '2 epochs' or '10%', got {value!r}.")
-            amount = check_real(name, float(match.group(1)))
+            try:
+                amount = float(match.group(1))
+            except ValueError:
+                raise ValueError(f"`{name}` must start with a number, got {value!r}.") from None
+            amount = check_non_negative(name, amount)
             unit = match.group(2)
             if unit == "%":
+                if amount > 100:
+                    raise ValueError(f"`{name}` as a percentage of training must be in [0%, 100%], got {value!r}.")
                 return Span(amount / 100.0, "fraction")
             return Span(amount, "epochs" if unit.startswith("epoch") else "steps")
         return Span(check_non_negative(name, value), "steps")
@@ -96,6 +102,12 @@ class Timeline:
     remaining: float = math.nan
 
     def __post_init__(self) -> None:
+        for name in ("total", "steps_per_epoch"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < 0:
+                raise ValueError(f"`{name}` must be a number >= 0 (inf allowed), got {value!r}.")
+        if self.steps_per_epoch == 0:
+            raise ValueError("`steps_per_epoch` must be > 0, got 0.")
         if math.isnan(self.remaining):
             object.__setattr__(self, "remaining", self.total)
 

@@ -123,6 +123,12 @@ class Cycle(Schedule):
 
     def __post_init__(self) -> None:
         _check_schedule("schedule", self.schedule)
+        try:
+            period = self.schedule.length
+        except RuntimeError:  # unresolved: checked when called
+            period = 1.0
+        if not (math.isfinite(period) and period > 0):
+            raise ValueError(f"`schedule` of a Cycle must have a finite, positive length, got {self.schedule!r}.")
         if check_real("period_mult", self.period_mult) < 1.0:
             raise ValueError(f"`period_mult` must be >= 1, got {self.period_mult!r}.")
         check_non_negative("peak_decay", self.peak_decay)
@@ -290,7 +296,9 @@ class Warmup(Schedule):
 
     def __post_init__(self) -> None:
         _check_schedule("schedule", self.schedule)
-        Span.parse(self.duration, "duration")
+        span = Span.parse(self.duration, "duration")
+        if span.unit == "fraction" and span.amount >= 1:
+            raise ValueError(f"`duration` of a warmup must be shorter than training, got {self.duration!r}.")
         check_closed_interval("start_factor", self.start_factor, 0.0, 1.0)
 
     def __call__(self, t: float) -> float:

@@ -33,8 +33,8 @@ def _check_duration(name: str, duration: DurationLike | None, allow_none: bool =
         return
     if isinstance(duration, (int, float)) and not isinstance(duration, bool):
         check_positive(name, duration)
-    else:
-        Span.parse(duration, name)
+    elif Span.parse(duration, name).amount <= 0:
+        raise ValueError(f"`{name}` must be > 0, got {duration!r}.")
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,27 @@ class Polynomial(_Interpolation):
 
     def _shape(self, progress: float) -> float:
         return self.end + (self.start - self.end) * float((1.0 - progress) ** self.power)
+
+
+@dataclass(frozen=True)
+class Power(_Interpolation):
+    r"""From ``start`` to ``end`` along :math:`(t/d)^p` (``power=0.5``: fast first, the "sqrt" cooldown).
+
+    .. math:: v(t) = \mathrm{start} + (\mathrm{end} - \mathrm{start})\left(\frac{t}{d}\right)^{p}
+
+    Example:
+        >>> Power(1.0, 0.0, duration=4, power=0.5)(1)
+        0.5
+    """
+
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive("power", self.power)
+
+    def _shape(self, progress: float) -> float:
+        return self.start + (self.end - self.start) * float(progress**self.power)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from lightning_lr._checks import check_choice, check_closed_interval, check_open_interval, check_positive, check_real
-from lightning_lr.schedules.base import DurationLike, Schedule
+from lightning_lr._checks import (
+    check_bool,
+    check_choice,
+    check_closed_interval,
+    check_non_negative,
+    check_open_interval,
+    check_positive,
+    check_real,
+)
+from lightning_lr.schedules.base import DurationLike, Schedule, Span
 from lightning_lr.schedules.combinators import Affine, Cycle, Join, Product
-from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Polynomial
+from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Power
 
 AnnealStrategy = Literal["cos", "linear"]
 CyclicMode = Literal["triangular", "triangular2", "exp_range"]
@@ -55,6 +63,9 @@ def one_cycle(
         (0.1, 1.0)
     """
     check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+    check_positive("peak", peak)
+    check_positive("total_steps", total_steps)
+    check_bool("three_phase", three_phase)
     initial = peak / check_positive("div_factor", div_factor)
     lowest = initial / check_positive("final_div_factor", final_div_factor)
     lengths = one_cycle_phases(total_steps, check_open_interval("pct_start", pct_start, 0.0, 1.0), three_phase)
@@ -71,6 +82,10 @@ def one_cycle_momentum(
     three_phase: bool = False,
 ) -> Schedule:
     """The momentum of 1cycle: ``max -> base`` while the LR rises, back to ``max`` while it falls."""
+    check_real("base_momentum", base_momentum)
+    check_real("max_momentum", max_momentum)
+    check_positive("total_steps", total_steps)
+    check_bool("three_phase", three_phase)
     lengths = one_cycle_phases(total_steps, pct_start, three_phase)
     points = [max_momentum, base_momentum, max_momentum, max_momentum]
     points = points if three_phase else points[:3]
@@ -91,13 +106,14 @@ def triangle_wave(
         [0.0, 0.5, 1.0, 0.5, 0.0, 0.25, 0.5, 0.25, 0.0]
     """
     check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
+    check_positive("gamma", gamma)
     up = check_positive("step_size_up", step_size_up)
     down = up if step_size_down is None else check_positive("step_size_down", step_size_down)
     wave = Join((Linear(0.0, 1.0, up), Linear(1.0, 0.0, down)))
     if mode == "triangular2":
         return Cycle(wave, peak_decay=0.5)
     if mode == "exp_range":
-        return Product((Cycle(wave), Exponential(check_positive("gamma", gamma))))
+        return Product((Cycle(wave), Exponential(gamma)))
     return Cycle(wave)
 
 
@@ -127,7 +143,12 @@ def cosine_restarts(
         >>> s(0), s(10), s(20)
         (1.0, 1.0, 0.5)
     """
+    check_positive("peak", peak)
     check_positive("T_0", T_0)
+    if check_real("T_mult", T_mult) < 1:
+        raise ValueError(f"`T_mult` must be >= 1, got {T_mult!r}.")
+    if check_non_negative("eta_min", eta_min) > peak:
+        raise ValueError(f"`eta_min` ({eta_min!r}) must be <= `peak` ({peak!r}).")
     check_closed_interval("cycle_warmup", cycle_warmup, 0.0, T_0)
     if cycle_warmup >= T_0:
         raise ValueError(f"`cycle_warmup` ({cycle_warmup}) must be shorter than `T_0` ({T_0}).")
@@ -157,11 +178,16 @@ def warmup_stable_decay(
         (0.5, 1.0, 0.5)
     """
     check_choice("decay_shape", decay_shape, ("linear", "cosine", "sqrt"))
+    check_positive("peak", peak)
+    check_real("end", end)
+    for name, value in (("warmup", warmup), ("decay", decay), ("stable", stable)):
+        if value is not None and Span.parse(value, name).amount <= 0:
+            raise ValueError(f"`{name}` must be > 0, got {value!r}.")
     cooldown: Schedule
     if decay_shape == "linear":
         cooldown = Linear(peak, end, decay)
     elif decay_shape == "cosine":
         cooldown = Cosine(peak, end, decay)
     else:
-        cooldown = Affine(Polynomial(1.0, 0.0, decay, power=0.5), scale=-(peak - end), offset=peak)
+        cooldown = Power(peak, end, decay, power=0.5)
     return Join((Linear(0.0, peak, warmup), Constant(peak, stable), cooldown))
