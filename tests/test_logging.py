@@ -98,7 +98,11 @@ def test_tensorboard_gets_loss_schedule_figure_and_dashboard_layout(tmp_path: Pa
     theirs = {e.step: e.value for e in events.Scalars("train_loss_step")}
     assert sorted(ours) == list(range(32)) and set(theirs) <= set(ours)
     assert all(ours[s] == pytest.approx(v, rel=1e-6) for s, v in theirs.items())
-    assert len(events.Scalars("loss/train_smoothed")) == 32
+    smoothed = [e.value for e in events.Scalars("loss/train_smoothed")]
+    raw = [ours[s] for s in range(32)]
+    assert smoothed == pytest.approx(
+        [sum(raw[max(0, k - 19) : k + 1]) / len(raw[max(0, k - 19) : k + 1]) for k in range(32)], rel=1e-5
+    )  # running mean over the last 20 steps
     # the dashboard layout
     assert "custom_scalars__config__" in tags["tensors"]
     proto = events.Tensors("custom_scalars__config__")[0].tensor_proto
