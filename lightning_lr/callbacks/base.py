@@ -116,6 +116,7 @@ class ScheduleCallback(Callback):
         self.warmup = parse_warmup(warmup)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
         self.optimizer_indices = _parse_indices(optimizers)
+        self._state_key = f"{type(self).__qualname__}{{'optimizers': {self.optimizer_indices}}}"
         self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
         self.log_loss = check_bool("log_loss", log_loss)
         self._reporter = Reporter(self.log_lr, self.log_loss)
@@ -145,7 +146,7 @@ class ScheduleCallback(Callback):
     @property
     @override
     def state_key(self) -> str:
-        return f"{type(self).__qualname__}{{'optimizers': {self.optimizer_indices}}}"
+        return self._state_key
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -226,7 +227,7 @@ class ScheduleCallback(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         self._apply_all(trainer)
-        self._reporter.before_step(trainer, self.current_values())
+        self._reporter.before_step(trainer, self.current_values)
 
     @override
     def on_train_batch_end(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -63,9 +63,10 @@ class Reporter:
             figure.axes[0].set_title(f"Planned schedule: {type(callback).__name__}")
             add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{type(callback).__name__}", figure, trainer.global_step)
 
-    def before_step(self, trainer: pl.Trainer, values: dict[str, float]) -> None:
+    def before_step(self, trainer: pl.Trainer, values: Callable[[], dict[str, float]]) -> None:
+        """Log ``values()`` (built only when a log is due) at this step."""
         if self.scalars.should_log(trainer):
-            self.scalars.log(trainer, values)
+            self.scalars.log(trainer, values())
 
     def after_batch(self, trainer: pl.Trainer, outputs: Any) -> None:
         if self.loss is None:

@@ -1,0 +1,195 @@
+"""``LRFinder``: the LR range test as a callback that hands its suggestion to the schedule."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
+from typing_extensions import override
+
+from lightning_lr._checks import check_bool, check_choice, check_positive, check_positive_int, check_real
+from lightning_lr.finder.result import FinderResult
+from lightning_lr.finder.search import FinderConfig, Mode, ratios_of, run_range_test, set_lr
+from lightning_lr.finder.suggest import METHODS, Method
+
+STATE_VERSION = 1
+
+
+class LRFinder(Callback):
+    r"""LR range test at the start of fit; its suggestion becomes the optimizer's LR.
+
+    In ``on_fit_start`` the callback raises the LR from ``min_lr`` to ``max_lr`` over
+    ``num_training_steps`` optimizer steps on the training data, records the loss of each step,
+    then puts the model, the optimizers, the LR schedulers and the RNG states back exactly as they
+    were (bit for bit, also when the loss diverges or a step raises) and picks an LR from the curve.
+    The test runs its own small loop (``training_step``, backward, ``optimizer.step``): no hook of
+    another callback runs and no loop counter moves, so training then starts from the original state.
+
+    .. math::
+
+        \eta_i = \eta_{min} \left(\frac{\eta_{max}}{\eta_{min}}\right)^{i/(n-1)}, \qquad
+        \hat{\ell}_i = \frac{a_i}{1 - \beta^{i+1}},\ a_i = \beta a_{i-1} + (1-\beta)\,\ell_i
+
+    The test stops at point :math:`i` when :math:`\ell_i` is NaN/inf or, for :math:`i \ge 5`,
+    :math:`\hat{\ell}_i > \text{early\_stop\_threshold} \cdot \min_{j<i} \hat{\ell}_j` (for a positive
+    loss; :math:`\hat{\ell}_i - m > (\text{threshold} - 1)\,|m|` in general, :math:`m = \min_{j<i} \hat{\ell}_j`). Suggestion rules (see :func:`~lightning_lr.finder.suggest.suggest`): ``"valley"`` (the middle
+    of the longest descent of :math:`\hat{\ell}`), ``"steepest"`` (most negative
+    :math:`d\hat{\ell}/d\ln\eta`), ``"minimum"`` (the LR of the lowest :math:`\hat{\ell}`, divided by 10).
+
+    With ``apply=True`` every param group of every optimizer is scaled by
+    ``suggestion / (first group's LR)``, so group ratios are kept, and schedule callbacks
+    (``OneCycle``, ``CosineAnnealing``, ...) take it as their peak/base whatever the order of the
+    callbacks: they read base LRs in ``on_train_start``, after every ``on_fit_start``. When the curve
+    gives no answer the configured LR is kept and a warning says why (``result.reason``).
+
+    Gradient accumulation: one point per optimizer step, its loss the mean over the window. Manual
+    optimization: one point per ``training_step``, which steps the optimizers itself (every optimizer
+    gets the test LR); its loss is the returned loss, else the mean of the losses given to
+    ``manual_backward``. DDP: losses are averaged across ranks, rank 0 decides, every rank applies
+    the same LR. The curve is logged to ``trainer.loggers`` on rank 0 as ``lr_finder/lr``,
+    ``lr_finder/loss`` and ``lr_finder/smoothed_loss`` at step = point index.
+
+    Args:
+        min_lr: LR of the first point (> 0).
+        max_lr: LR of the last point (> ``min_lr``).
+        num_training_steps: Number of points (optimizer steps), >= 2.
+        mode: ``"exponential"`` (even in log-LR; the usual choice) or ``"linear"``.
+        early_stop_threshold: Stop when the smoothed loss exceeds this multiple (> 1) of its best;
+            ``None``: only a NaN/inf loss stops the test.
+        smoothing: :math:`\beta` of the moving average, in ``[0, 1)``; 0 = raw losses.
+        suggestion: ``"valley"`` (default), ``"steepest"`` or ``"minimum"``.
+        apply: Write the suggestion into the optimizers.
+        monitor: ``None``: the training loss returned by ``training_step``. A metric name such as
+            ``"val_loss"``: after each step, the mean of that metric as logged by ``validation_step``
+            over the first ``val_batches`` validation batches (from the module's or datamodule's
+            ``val_dataloader``).
+        val_batches: Validation batches per point when ``monitor`` is set.
+
+    Attributes:
+        result: The :class:`FinderResult` of the last test (``None`` before). Under
+            ``strategy="ddp_spawn"`` it lives in the worker processes; use
+            :func:`~lightning_lr.finder.find_lr` to get it in the main process.
+
+    Example:
+        >>> from lightning.pytorch import Trainer
+        >>> from lightning_lr import OneCycle
+        >>> finder = LRFinder(num_training_steps=50)
+        >>> trainer = Trainer(max_epochs=3, callbacks=[finder, OneCycle()], logger=False)
+        >>> # trainer.fit(model); finder.result.suggestion is then OneCycle's peak LR
+    """
+
+    def __init__(
+        self,
+        min_lr: float = 1e-8,
+        max_lr: float = 1.0,
+        num_training_steps: int = 100,
+        mode: Mode = "exponential",
+        early_stop_threshold: float | None = 4.0,
+        smoothing: float = 0.98,
+        suggestion: Method = "valley",
+        apply: bool = True,
+        monitor: str | None = None,
+        val_batches: int = 2,
+    ) -> None:
+        min_lr = check_positive("min_lr", min_lr)
+        max_lr = check_positive("max_lr", max_lr)
+        if max_lr <= min_lr:
+            raise ValueError(f"`max_lr` ({max_lr!r}) must be greater than `min_lr` ({min_lr!r}).")
+        steps = check_positive_int("num_training_steps", num_training_steps)
+        if steps < 2:
+            raise ValueError(f"`num_training_steps` must be an int >= 2, got {num_training_steps!r}.")
+        threshold = None
+        if early_stop_threshold is not None:
+            threshold = check_real("early_stop_threshold", early_stop_threshold)
+            if threshold <= 1.0:
+                raise ValueError(
+                    "`early_stop_threshold` must be > 1 (a multiple of the best loss) or None, "
+                    f"got {early_stop_threshold!r}."
+                )
+        beta = check_real("smoothing", smoothing)
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"`smoothing` must be in [0, 1), got {smoothing!r}.")
+        if monitor is not None and (not isinstance(monitor, str) or not monitor):
+            raise TypeError(f"`monitor` must be None or a metric name (a non-empty str), got {monitor!r}.")
+        self.config = FinderConfig(
+            min_lr=min_lr,
+            max_lr=max_lr,
+            num_training_steps=steps,
+            mode=check_choice("mode", mode, ("exponential", "linear")),  # type: ignore[arg-type]
+            early_stop_threshold=threshold,
+            smoothing=beta,
+            suggestion=check_choice("suggestion", suggestion, METHODS),  # type: ignore[arg-type]
+            monitor=monitor,
+            val_batches=check_positive_int("val_batches", val_batches),
+        )
+        self.apply = check_bool("apply", apply)
+        self.result: FinderResult | None = None
+        # set by `find_lr` only
+        self._stop_after_test = False
+        self._result_file: str | None = None
+        self._val_source: Any = None
+
+    # ------------------------------------------------------------------ state
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        if self.result is None:
+            return {}
+        return {"version": STATE_VERSION, "result": self.result.to_dict()}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("result") is not None:
+            self.result = FinderResult.from_dict(dict(state_dict["result"]))
+
+    # ------------------------------------------------------------------ hook
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.ckpt_path is not None:
+            if self.result is None:
+                self.result = FinderResult.not_run("fit resumed from a checkpoint", self.config.suggestion)
+            return  # the optimizers and schedules are restored from the checkpoint
+        if getattr(trainer, "fast_dev_run", False):
+            self.result = FinderResult.not_run("fast_dev_run is set", self.config.suggestion)
+            return
+        result = run_range_test(trainer, pl_module, self.config, self._val_source)
+        self.result = result
+        if trainer.is_global_zero:
+            self._log(trainer, result)
+            if self._result_file is not None:
+                result.save(self._result_file)
+        if self._stop_after_test:
+            trainer.should_stop = True
+            return
+        if self.apply:
+            self._apply(trainer, result)
+
+    def _apply(self, trainer: pl.Trainer, result: FinderResult) -> None:
+        if result.suggestion is None:
+            if trainer.is_global_zero:
+                warnings.warn(
+                    f"LRFinder could not suggest a learning rate: {result.reason} The configured LR is kept.",
+                    stacklevel=2,
+                )
+            return
+        optimizers = list(trainer.optimizers)
+        set_lr(optimizers, ratios_of(optimizers), result.suggestion)
+        hosted = {id(o) for o in optimizers}
+        for config in trainer.lr_scheduler_configs:
+            if id(getattr(config.scheduler, "optimizer", None)) in hosted and trainer.is_global_zero:
+                warnings.warn(
+                    f"LRFinder(apply=True) wrote lr={result.suggestion:.4g} into the optimizer, but the "
+                    f"{type(config.scheduler).__name__} returned by `configure_optimizers` sets the LR from its own "
+                    "base LRs at its next step. Use a lightning_lr schedule callback instead, or build the "
+                    "scheduler from `finder.result.suggestion`.",
+                    stacklevel=2,
+                )
+
+    def _log(self, trainer: pl.Trainer, result: FinderResult) -> None:
+        rank_zero_info(f"LRFinder: {result.explain()}")
+        for logger in trainer.loggers:
+            for i, (lr, loss, smoothed) in enumerate(zip(result.lrs, result.losses, result.smoothed_losses)):
+                metrics = {"lr_finder/lr": lr, "lr_finder/loss": loss, "lr_finder/smoothed_loss": smoothed}
+                logger.log_metrics(metrics, step=i)

@@ -1,0 +1,68 @@
+"""The range-test figure: loss against LR on a log x-axis, the suggestion marked (matplotlib)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from lightning_lr.finder.result import FinderResult
+
+_COLORS = {"valley": "tab:red", "steepest": "tab:green", "minimum": "tab:purple"}
+
+
+def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
+    """Draw ``result`` (see :meth:`FinderResult.plot`): raw loss, EMA, the rules' smoothed curve, suggestions."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:  # pragma: no cover - matplotlib is an optional dependency
+        raise ImportError("FinderResult.plot needs matplotlib: `pip install matplotlib`.") from error
+    if ax is None:
+        figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+        ax = figure.subplots()
+    else:
+        figure = ax.get_figure()  # type: ignore[assignment]
+    lrs, usable = result.lrs, result.usable
+    trend = result.trend()
+    if show_raw and lrs:
+        ax.plot(lrs, result.losses, color="tab:blue", alpha=0.3, linewidth=1.0, label="loss")
+    if lrs:
+        ax.plot(lrs, result.smoothed_losses, color="tab:gray", linewidth=1.0, linestyle="--", label="EMA (stop rule)")
+    if trend:
+        ax.plot(lrs[:usable], trend, color="tab:blue", linewidth=2.0, label="smoothed loss (rules)")
+    if result.diverged:
+        ax.axvline(lrs[usable], color="gray", linestyle=":", linewidth=1.0, label="stopped")
+    methods = [result.method, *(m for m in _COLORS if m != result.method)] if show_all else [result.method]
+    for method in methods:
+        answer = result.suggest(method)
+        if answer.lr is None or not trend:
+            continue
+        color = _COLORS.get(method, "tab:red")
+        y = float(np.interp(math.log(answer.lr), np.log(lrs[:usable]), trend))
+        ax.axvline(answer.lr, color=color, linestyle="--", linewidth=1.0)
+        ax.plot(
+            [answer.lr],
+            [y],
+            marker="o",
+            markersize=8,
+            color=color,
+            linestyle="none",
+            label=f"{method}: {answer.lr:.3g}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(result.monitor)
+    finite = [v for v in (result.losses if show_raw else trend)[: max(usable, 1)] if math.isfinite(v)]
+    if finite:  # keep the blow-up at the end from flattening the interesting part
+        low, high = min(finite), max(finite)
+        pad = 0.05 * (high - low or abs(high) or 1.0)
+        ax.set_ylim(low - pad, high + pad)
+    ax.set_title("LR range test" if result.suggestion is not None else "LR range test: no suggestion")
+    if lrs:
+        ax.legend(loc="best", fontsize="small")
+    return figure

@@ -1,0 +1,166 @@
+"""What a range test found: the curve, why it stopped, the suggestion (or why there is none)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lightning_lr.finder.suggest import METHODS, Method, Suggestion, smooth, still_falling, suggest, trend
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+@dataclass
+class FinderResult:
+    """The outcome of an LR range test.
+
+    Attributes:
+        lrs: LR of each test point (the first param group's; the other groups keep their ratio to it).
+        losses: Raw loss of each point (the mean over an accumulation window, averaged across ranks).
+        smoothed_losses: The bias-corrected moving average of ``losses`` (see
+            :func:`~lightning_lr.finder.suggest.smooth`) that decides when the test stops.
+        usable: How many leading points the suggestion uses: all of them, or those before the point
+            where the test stopped early. The rules use :meth:`trend` of these points.
+        stop_reason: Why the test ended (completed, diverged, loss not finite, not run).
+        method: The suggestion rule.
+        suggestion: The suggested LR, or ``None``.
+        reason: Why ``suggestion`` is ``None`` (``None`` when there is one).
+        note: A caveat about a suggestion, e.g. that the loss was still falling at ``max_lr``.
+        monitor: The curve's loss: ``"train loss"`` or the name of the validation metric.
+        seconds: Wall time of the test, snapshot and restore included.
+
+    Example:
+        >>> import math
+        >>> lrs = [10.0 ** (k / 10 - 4) for k in range(41)]  # 1e-4 .. 1
+        >>> losses = [1.0 + abs(math.log10(lr) + 2.0) for lr in lrs]  # lowest at 1e-2
+        >>> result = FinderResult.from_curve(lrs, losses, method="minimum")
+        >>> result.suggestion  # the lowest point, divided by 10
+        0.001
+        >>> round(result.suggest("valley").lr, 5)  # halfway down the descent from 1e-4 to 1e-2
+        0.00097
+        >>> result.explain()
+        'suggested lr=0.001 (minimum rule; 41 points, completed).'
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed_losses: list[float]
+    usable: int
+    stop_reason: str
+    method: str = "valley"
+    suggestion: float | None = None
+    reason: str | None = None
+    note: str | None = None
+    monitor: str = "train loss"
+    seconds: float = 0.0
+
+    @classmethod
+    def from_curve(
+        cls,
+        lrs: list[float],
+        losses: list[float],
+        smoothing: float = 0.98,
+        method: Method = "valley",
+        usable: int | None = None,
+        stop_reason: str = "completed",
+        monitor: str = "train loss",
+    ) -> FinderResult:
+        """Smooth ``losses`` and apply ``method``; ``usable=None``: every point counts."""
+        result = cls(
+            lrs=[float(v) for v in lrs],
+            losses=[float(v) for v in losses],
+            smoothed_losses=smooth(losses, smoothing),
+            usable=len(lrs) if usable is None else usable,
+            stop_reason=stop_reason,
+            method=method,
+            monitor=monitor,
+        )
+        return result.with_method(method)
+
+    @classmethod
+    def not_run(cls, why: str, method: str = "valley") -> FinderResult:
+        """A result for a test that did not run (resumed fit, ``fast_dev_run``)."""
+        return cls([], [], [], 0, f"not run: {why}", method, reason=f"the range test did not run: {why}.")
+
+    def suggest(self, method: str) -> Suggestion:
+        """The answer of rule ``method`` (one of ``"valley"``, ``"steepest"``, ``"minimum"``) on this curve."""
+        if not self.lrs:
+            return Suggestion(None, method, reason=self.reason or "no point was recorded.")
+        return suggest(self.lrs, self.losses, self.usable, method, self.stop_reason)
+
+    def trend(self) -> list[float]:
+        """The centered smoothing of the usable raw losses that the rules read (see ``suggest.trend``)."""
+        return trend(self.lrs[: self.usable], self.losses[: self.usable]) if self.usable else []
+
+    def suggestions(self) -> dict[str, Suggestion]:
+        """Every rule's answer, by name."""
+        return {m: self.suggest(m) for m in METHODS}
+
+    def with_method(self, method: str) -> FinderResult:
+        """Set :attr:`method`, :attr:`suggestion` and :attr:`reason` from rule ``method``; returns ``self``."""
+        answer = self.suggest(method)
+        self.method, self.suggestion, self.reason = method, answer.lr, answer.reason
+        self.note = None
+        if answer.lr is not None and still_falling(self.lrs, self.losses, self.usable):
+            self.note = (
+                f"the loss was still falling at the end of the range (lr={self.lrs[-1]:.3g}); the suggestion may be "
+                "too low: raise `max_lr` until the test diverges."
+            )
+        return self
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the test stopped early because the loss diverged or was not finite."""
+        return self.usable < len(self.lrs)
+
+    def explain(self) -> str:
+        """One line: the suggestion, or why there is none, and why the test stopped."""
+        points = f"{len(self.lrs)} points, {self.stop_reason}"
+        if self.suggestion is not None:
+            note = f" Note: {self.note}" if self.note else ""
+            return f"suggested lr={self.suggestion:.4g} ({self.method} rule; {points}).{note}"
+        return f"no suggestion: {self.reason} [{points}]"
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (JSON- and checkpoint-friendly; NaN stays NaN)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinderResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        """Write the result as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> FinderResult:
+        """Read a result written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    # ------------------------------------------------------------------ figure
+    def plot(self, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
+        """Loss against LR on a log x-axis, the suggestion marked.
+
+        Args:
+            ax: Draw into these axes; ``None``: a new :class:`~matplotlib.figure.Figure` (not
+                registered with ``pyplot``, so nothing to close).
+            show_raw: Also draw the raw losses, faintly.
+            show_all: Mark every rule's suggestion, not only :attr:`method`'s.
+
+        Returns:
+            The figure drawn into (``ax.figure`` when ``ax`` is given).
+        """
+        from lightning_lr.finder.plot import plot_result
+
+        return plot_result(self, ax=ax, show_raw=show_raw, show_all=show_all)
+
+    def __repr__(self) -> str:
+        best = "None" if self.suggestion is None else f"{self.suggestion:.4g}"
+        return f"FinderResult(points={len(self.lrs)}, suggestion={best}, method={self.method!r}, usable={self.usable})"

@@ -1,0 +1,174 @@
+"""The range test itself: raise the LR step by step, record the loss, stop on divergence, restore."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.optim import Optimizer
+
+from lightning_lr.finder.result import FinderResult
+from lightning_lr.finder.state import Snapshot
+from lightning_lr.finder.steps import Stepper
+from lightning_lr.finder.suggest import MIN_POINTS, Method
+from lightning_lr.finder.validation import Validator
+
+Mode = Literal["exponential", "linear"]
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    """The test's settings (checked by :class:`~lightning_lr.finder.LRFinder`)."""
+
+    min_lr: float = 1e-8
+    max_lr: float = 1.0
+    num_training_steps: int = 100
+    mode: Mode = "exponential"
+    early_stop_threshold: float | None = 4.0
+    smoothing: float = 0.98
+    suggestion: Method = "valley"
+    monitor: str | None = None
+    val_batches: int = 2
+
+    def lrs(self) -> list[float]:
+        r"""The LR of each point :math:`i = 0 .. n-1`.
+
+        Exponential: :math:`\eta_i = \eta_{min} (\eta_{max}/\eta_{min})^{i/(n-1)}`;
+        linear: :math:`\eta_i = \eta_{min} + (\eta_{max} - \eta_{min})\, i/(n-1)`. The first point is
+        ``min_lr`` and the last ``max_lr`` exactly.
+        """
+        n = self.num_training_steps
+        if self.mode == "exponential":
+            values = np.geomspace(self.min_lr, self.max_lr, n)
+        else:
+            values = np.linspace(self.min_lr, self.max_lr, n)
+        out = [float(v) for v in values]
+        out[0], out[-1] = self.min_lr, self.max_lr
+        return out
+
+
+def reference_lr(optimizers: list[Optimizer]) -> float:
+    """The first param group's LR: the test reports it; every other group keeps its ratio to it."""
+    if not optimizers:
+        raise ValueError("LRFinder found no optimizer: `configure_optimizers` must return at least one.")
+    lr = float(optimizers[0].param_groups[0]["lr"])
+    if not lr > 0:
+        raise ValueError(
+            f"LRFinder scales every param group by (test LR) / (LR of the first param group), but that LR is "
+            f"{lr!r}; configure a positive LR for the first param group."
+        )
+    return lr
+
+
+def set_lr(optimizers: list[Optimizer], ratios: list[list[float]], lr: float) -> None:
+    """Group ``g`` of optimizer ``k`` gets ``lr * ratios[k][g]`` (the first group exactly ``lr``)."""
+    for optimizer, groups in zip(optimizers, ratios):
+        for group, ratio in zip(optimizer.param_groups, groups):
+            group["lr"] = lr * ratio if ratio != 1.0 else lr
+
+
+def ratios_of(optimizers: list[Optimizer]) -> list[list[float]]:
+    """Each group's LR relative to the first group's."""
+    ref = reference_lr(optimizers)
+    return [[float(g["lr"]) / ref for g in opt.param_groups] for opt in optimizers]
+
+
+def run_range_test(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, config: FinderConfig, val_source: Any = None
+) -> FinderResult:
+    """Run the test and restore everything; the result is decided on rank 0 and broadcast.
+
+    Each point ``i`` writes ``lrs[i]`` (every group scaled alike), takes one optimizer step and
+    records its loss (averaged across ranks). The test stops early when that loss is NaN/inf or,
+    from the sixth point on (the moving average needs a few batches), when the smoothed loss exceeds
+    ``early_stop_threshold`` times the best smoothed loss so far.
+    """
+    start = time.perf_counter()
+    optimizers = list(trainer.optimizers)
+    ratios = ratios_of(optimizers)
+    strategy = trainer.strategy
+    lrs: list[float] = []
+    losses: list[float] = []
+    usable: int | None = None
+    stop = f"completed all {config.num_training_steps} steps"
+    trainer.estimated_stepping_batches  # noqa: B018 - loads the train dataloader before the snapshot
+    snapshot = Snapshot.of_fit(trainer, pl_module)
+    try:
+        with Stepper(trainer, pl_module) as stepper:
+            validator = None
+            if config.monitor is not None:
+                validator = Validator(trainer, pl_module, config.monitor, config.val_batches, stepper.recorder)
+                validator.source = val_source
+            grid = config.lrs()
+            average, best, skipped = 0.0, math.inf, 0
+            while len(lrs) < len(grid):
+                lr = grid[len(lrs)]
+                set_lr(optimizers, ratios, lr)
+                loss = stepper.point()
+                if loss is not None and validator is not None:
+                    loss = validator.evaluate()
+                value = _mean_across_ranks(strategy, loss)
+                if value is None:
+                    skipped += 1
+                    if skipped > 1000:
+                        raise RuntimeError(
+                            "LRFinder: `training_step` returned no loss for 1000 batches in a row; the range test "
+                            "needs the loss (return it, or a dict with 'loss')."
+                        )
+                    continue
+                skipped = 0
+                i = len(lrs)
+                lrs.append(lr)
+                losses.append(value)
+                average = config.smoothing * average + (1.0 - config.smoothing) * value
+                smoothed = average / (1.0 - config.smoothing ** (i + 1)) if config.smoothing > 0 else average
+                threshold = config.early_stop_threshold if i >= MIN_POINTS else None  # a few batches first
+                why = _stop_reason(value, smoothed, best, lr, threshold)
+                best = min(best, smoothed) if math.isfinite(smoothed) else best
+                if strategy.reduce_boolean_decision(why is not None, all=False):
+                    usable, stop = i, why or "stopped on another rank"
+                    break
+    finally:
+        snapshot.restore()
+    result = None
+    if trainer.is_global_zero:
+        result = FinderResult.from_curve(
+            lrs,
+            losses,
+            smoothing=config.smoothing,
+            method=config.suggestion,
+            usable=usable,
+            stop_reason=stop,
+            monitor=config.monitor or "train loss",
+        )
+        result.seconds = time.perf_counter() - start
+    decided: FinderResult | None = strategy.broadcast(result, src=0)
+    if decided is None:  # pragma: no cover - rank 0 always has a result
+        raise RuntimeError("LRFinder: rank 0 sent no result.")
+    return decided
+
+
+def _mean_across_ranks(strategy: Any, loss: torch.Tensor | None) -> float | None:
+    """The loss averaged over the ranks that have one; ``None`` when no rank has one (batch skipped)."""
+    device = strategy.root_device
+    if loss is None:
+        pair = torch.zeros(2, dtype=torch.float64, device=device)
+    else:
+        value = loss.detach().to(device=device, dtype=torch.float64).reshape(())
+        pair = torch.stack([value, torch.ones((), dtype=torch.float64, device=device)])
+    pair = strategy.reduce(pair, reduce_op="sum")
+    total, count = float(pair[0]), float(pair[1])
+    return None if count == 0 else total / count
+
+
+def _stop_reason(value: float, smoothed: float, best: float, lr: float, threshold: float | None) -> str | None:
+    if not math.isfinite(value):
+        return f"loss was {value} at lr={lr:.4g}"
+    if threshold is not None and math.isfinite(best) and smoothed - best > (threshold - 1.0) * abs(best):
+        return f"diverged at lr={lr:.4g}: smoothed loss {smoothed:.4g} > {threshold:g} x best {best:.4g}"
+    return None

@@ -1,0 +1,232 @@
+"""An in-memory snapshot of everything a range test can change, and its exact restore.
+
+Taken before the test and restored in a ``finally``, so the model, the optimizers, the LR
+schedulers, the gradient scaler and the random number generators are bit-identical afterwards,
+also when the loss diverged or a step raised. Nothing is written to disk.
+
+What is saved:
+
+* every parameter and buffer of the LightningModule (values, ``requires_grad``, ``.grad``), as
+  copies in host memory;
+* the attributes of every submodule, one level deep (a counter, a list that was appended to, a
+  tensor attribute updated in place, a hook or method patched on the instance are all undone);
+* every optimizer's state (deep copy) and param-group values, restored into the same group dicts;
+* every LR scheduler's ``state_dict`` and the AMP gradient scaler's attributes, when there is one;
+* the torch (CPU and initialized CUDA devices), NumPy and Python RNG states, and the states of
+  the ``torch.Generator`` objects of the train dataloaders (``DataLoader(generator=...)``, a
+  sampler's ``generator``), so the training epochs see the same order as without the test.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch import nn
+from torch.optim import Optimizer
+
+
+def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().to("cpu", copy=True)
+
+
+class _Attributes:
+    """The ``__dict__`` of one object, containers and tensors copied one level deep."""
+
+    def __init__(self, obj: Any, skip: Iterable[str] = ()) -> None:
+        self.obj = obj
+        self.skip = frozenset(skip)
+        self.saved: dict[str, Any] = {}
+        self.contents: dict[str, Any] = {}
+        for name, value in vars(obj).items():
+            if name in self.skip:
+                continue
+            self.saved[name] = value
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+                self.contents[name] = _host_copy(value)
+            elif isinstance(value, (list, dict, set)):
+                self.contents[name] = copy.copy(value)
+
+    def restore(self) -> None:
+        current = vars(self.obj)
+        for name in [n for n in current if n not in self.saved and n not in self.skip]:
+            del current[name]
+        for name, value in self.saved.items():
+            current[name] = value
+            if name not in self.contents:
+                continue
+            content = self.contents[name]
+            if isinstance(value, torch.Tensor):
+                if value.shape == content.shape and value.dtype == content.dtype:
+                    with torch.no_grad():
+                        value.copy_(content)
+                else:  # pragma: no cover - resized in place: put a copy back
+                    current[name] = content.to(value.device)
+            elif isinstance(value, list):
+                value[:] = content
+            else:
+                value.clear()
+                value.update(content)
+
+
+class _Tensors:
+    """Values, ``requires_grad`` and ``.grad`` of a module's parameters and buffers."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.params = [
+            (p, _host_copy(p), p.requires_grad, None if p.grad is None else _host_copy(p.grad))
+            for p in module.parameters()
+        ]
+        self.buffers = [(b, _host_copy(b)) for b in module.buffers()]
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, value, requires_grad, grad in self.params:
+                p.copy_(value)
+                p.requires_grad_(requires_grad)
+                p.grad = None if grad is None else grad.to(p.device)
+            for b, value in self.buffers:
+                b.copy_(value)
+
+
+class _SavedTensor(NamedTuple):
+    value: torch.Tensor
+    device: torch.device
+
+
+def _save_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _SavedTensor(_host_copy(v), v.device) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in state.items()
+    }
+
+
+def _load_state(saved: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.value.to(v.device, copy=True) if isinstance(v, _SavedTensor) else copy.deepcopy(v)
+        for k, v in saved.items()
+    }
+
+
+class _OptimizerState:
+    """An optimizer's per-parameter state and group values, restored into the same group dicts."""
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer = optimizer
+        self.state = {p: _save_state(s) for p, s in optimizer.state.items()}
+        self.group_list = list(optimizer.param_groups)
+        self.groups = [(g, {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}) for g in self.group_list]
+        self.attributes = _Attributes(optimizer, skip=("state", "param_groups"))
+
+    def restore(self) -> None:
+        opt = self.optimizer
+        opt.param_groups[:] = self.group_list
+        for group, values in self.groups:
+            params = group["params"]
+            group.clear()
+            group["params"] = params
+            group.update(copy.deepcopy(values))
+        opt.state.clear()
+        for p, saved in self.state.items():
+            opt.state[p] = _load_state(saved)
+        self.attributes.restore()
+
+
+class Snapshot:
+    """Everything a range test may change; :meth:`restore` puts it back bit for bit.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> before = model.weight.detach().clone()
+        >>> snapshot = Snapshot.of_module(model)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.add_(1.0)
+        >>> snapshot.restore()
+        >>> bool(torch.equal(model.weight, before))
+        True
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[Any] = []
+        self._rng: dict[str, Any] = {}
+
+    @classmethod
+    def of_module(cls, module: nn.Module) -> Snapshot:
+        """A module's tensors and attributes, and the RNG states."""
+        snapshot = cls()
+        snapshot._parts.append(_Tensors(module))
+        snapshot._parts.extend(_Attributes(m) for m in module.modules())
+        snapshot._rng = _rng_state()
+        return snapshot
+
+    @classmethod
+    def of_fit(cls, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Snapshot:
+        """The LightningModule, the optimizers, the LR schedulers, the gradient scaler and the RNG states."""
+        snapshot = cls.of_module(pl_module)
+        snapshot._parts.extend(_OptimizerState(opt) for opt in trainer.optimizers)
+        for config in trainer.lr_scheduler_configs:
+            snapshot._parts.append(_StateDict(config.scheduler))
+        snapshot._parts.append(_Generators(trainer.train_dataloader))
+        scaler = getattr(trainer.precision_plugin, "scaler", None)
+        if scaler is not None:  # its scale, growth tracker and per-optimizer states (lazily created ones too)
+            snapshot._parts.append(_Attributes(scaler))
+        return snapshot
+
+    def restore(self) -> None:
+        """Put everything back (idempotent)."""
+        for part in self._parts:
+            part.restore()
+        _set_rng_state(self._rng)
+
+
+class _StateDict:
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self.state = copy.deepcopy(obj.state_dict())
+
+    def restore(self) -> None:
+        self.obj.load_state_dict(copy.deepcopy(self.state))
+
+
+class _Generators:
+    """The states of the ``torch.Generator`` objects that draw a dataloader's order."""
+
+    def __init__(self, loaders: Any) -> None:
+        flat = CombinedLoader(loaders).flattened if loaders is not None else []
+        found: dict[int, torch.Generator] = {}
+        for loader in flat:
+            sampler = getattr(loader, "sampler", None)
+            batch_sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
+            for owner in (loader, sampler, batch_sampler):
+                generator = getattr(owner, "generator", None)
+                if isinstance(generator, torch.Generator):
+                    found[id(generator)] = generator
+        self.states = [(g, g.get_state()) for g in found.values()]
+
+    def restore(self) -> None:
+        for generator, state in self.states:
+            generator.set_state(state)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    state["python"] = random.getstate()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
