@@ -191,3 +191,14 @@ def test_resume_gives_the_uninterrupted_lr_sequence(
     assert 0 < len(before_lrs) < len(full_lrs)
     assert before_lrs + after_lrs == full_lrs
     assert before_momenta + after_momenta == full_momenta
+
+
+def test_plateau_ignores_validation_outside_fit(tmp_path: Any) -> None:
+    callback = ReduceLROnPlateau("val_loss", patience=0)
+    model = PlateauModel(n=8, batch_size=4)
+    trainer = make_trainer(tmp_path, [callback], max_epochs=2, num_sanity_val_steps=2)
+    trainer.fit(model)
+    checks = callback.plateau.checks
+    assert checks == 2  # one per epoch; the sanity check does not count
+    trainer.validate(model, verbose=False)
+    assert callback.plateau.checks == checks

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
@@ -152,8 +153,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not self._plans:
-            return
+        if trainer.sanity_checking or not self._plans or trainer.state.fn != TrainerFn.FITTING:
+            return  # only validation inside fit counts (not the sanity check, not trainer.validate())
         if self.monitor in trainer.callback_metrics:
             self._validated = True
             self._check(trainer)
