@@ -6,7 +6,7 @@ Example:
     >>> trainer = Trainer(max_epochs=3, callbacks=[OneCycle()], logger=False)
 """
 
-from lightning_lr import schedules
+from lightning_lr import finder, schedules
 from lightning_lr.callbacks import (
     CosineAnnealing,
     CosineRestarts,
@@ -23,6 +23,7 @@ from lightning_lr.callbacks import (
     WarmupCosine,
     WarmupLinear,
 )
+from lightning_lr.finder import FinderResult, LRFinder, find_lr
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,8 @@ __all__ = [
     "CosineRestarts",
     "Cyclical",
     "ExponentialDecay",
+    "FinderResult",
+    "LRFinder",
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",
@@ -42,5 +45,7 @@ __all__ = [
     "WarmupCosine",
     "WarmupLinear",
     "__version__",
+    "find_lr",
+    "finder",
     "schedules",
 ]

@@ -114,3 +114,20 @@ def test_tensorboard_gets_loss_schedule_figure_and_dashboard_layout(tmp_path: Pa
         "training loss": ["^loss/train(_smoothed)?$"],
     }
     assert [c.title for c in layout.category] == ["Learning rate"]
+
+
+def test_finder_curve_reaches_tensorboard_as_scalars_and_figure(tmp_path: Path) -> None:
+    from lightning_lr import LRFinder
+
+    logger = TensorBoardLogger(tmp_path, name="", version="", default_hp_metric=False)
+    finder = LRFinder(min_lr=1e-4, max_lr=1.0, num_training_steps=40)
+    trainer = make_trainer(tmp_path, [finder, OneCycle()], logger=logger, log_every_n_steps=1)
+    trainer.fit(TinyModel(n=256))
+    result = finder.result
+    assert result is not None and result.suggestion is not None, result.explain()
+    events = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    assert [e.value for e in events.Scalars("lr_finder/lr")] == pytest.approx(result.lrs, rel=1e-6)
+    assert [e.value for e in events.Scalars("lr_finder/loss")] == pytest.approx(result.losses, rel=1e-6)
+    assert events.Scalars("lr_finder/suggestion")[0].value == pytest.approx(result.suggestion, rel=1e-6)
+    assert events.Images("lightning_lr/lr_finder")[0].encoded_image_string[:4] == b"\x89PNG"

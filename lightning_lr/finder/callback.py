@@ -14,6 +14,7 @@ from lightning_lr._checks import check_bool, check_choice, check_positive, check
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig, Mode, ratios_of, run_range_test, set_lr
 from lightning_lr.finder.suggest import METHODS, Method
+from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 
 STATE_VERSION = 1
 
@@ -33,11 +34,15 @@ class LRFinder(Callback):
         \eta_i = \eta_{min} \left(\frac{\eta_{max}}{\eta_{min}}\right)^{i/(n-1)}, \qquad
         \hat{\ell}_i = \frac{a_i}{1 - \beta^{i+1}},\ a_i = \beta a_{i-1} + (1-\beta)\,\ell_i
 
-    The test stops at point :math:`i` when :math:`\ell_i` is NaN/inf or, for :math:`i \ge 5`,
-    :math:`\hat{\ell}_i > \text{early\_stop\_threshold} \cdot \min_{j<i} \hat{\ell}_j` (for a positive
-    loss; :math:`\hat{\ell}_i - m > (\text{threshold} - 1)\,|m|` in general, :math:`m = \min_{j<i} \hat{\ell}_j`). Suggestion rules (see :func:`~lightning_lr.finder.suggest.suggest`): ``"valley"`` (the middle
-    of the longest descent of :math:`\hat{\ell}`), ``"steepest"`` (most negative
-    :math:`d\hat{\ell}/d\ln\eta`), ``"minimum"`` (the LR of the lowest :math:`\hat{\ell}`, divided by 10).
+    The test stops at point :math:`i` when :math:`\ell_i` is NaN/inf or, for :math:`i \ge 5`, when
+    :math:`\hat{\ell}_i - m > (\text{early\_stop\_threshold} - 1)\,|m|`, :math:`m = \min_{j<i} \hat{\ell}_j`
+    (for a positive loss: :math:`\hat{\ell}_i > \text{early\_stop\_threshold} \cdot m`).
+
+    The rules read :math:`t`, a centered Gaussian smoothing of the raw losses over
+    :math:`\log_{10}\eta` (the EMA :math:`\hat{\ell}` lags by about :math:`\beta/(1-\beta)` points):
+    ``"valley"`` (default) the LR where :math:`t` has come half of the way down its main descent,
+    ``"steepest"`` the most negative :math:`dt/d\ln\eta`, ``"minimum"`` the LR of the lowest
+    :math:`t` divided by 10 (see :func:`~lightning_lr.finder.suggest.suggest`).
 
     With ``apply=True`` every param group of every optimizer is scaled by
     ``suggestion / (first group's LR)``, so group ratios are kept, and schedule callbacks
@@ -193,3 +198,12 @@ class LRFinder(Callback):
             for i, (lr, loss, smoothed) in enumerate(zip(result.lrs, result.losses, result.smoothed_losses)):
                 metrics = {"lr_finder/lr": lr, "lr_finder/loss": loss, "lr_finder/smoothed_loss": smoothed}
                 logger.log_metrics(metrics, step=i)
+            if result.suggestion is not None:
+                logger.log_metrics({"lr_finder/suggestion": result.suggestion}, step=0)
+        if tensorboard_writers(trainer) and result.lrs:
+            try:
+                figure = result.plot()
+            except ImportError:
+                rank_zero_info("LRFinder: install matplotlib (the `plot` extra) for the finder figure in TensorBoard.")
+                return
+            add_figure(trainer, FINDER_FIGURE_TAG, figure, 0)
