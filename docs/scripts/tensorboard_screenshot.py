@@ -17,13 +17,23 @@ from pathlib import Path
 from lightning.pytorch.loggers import TensorBoardLogger
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lightning_lr import OneCycle  # noqa: E402
-from tests.helpers import TinyModel, make_trainer  # noqa: E402
+from lightning_lr import OneCycle
+from tests.helpers import TinyModel, make_trainer
 
 PORT = 6123
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-            "--virtual-time-budget=15000"]
+CHROMIUM = [
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=15000",
+]
 
 
 def main() -> None:
@@ -33,8 +43,11 @@ def main() -> None:
         logger = TensorBoardLogger(root, name="onecycle", version="", default_hp_metric=False)
         model = TinyModel(optimizer="adamw", groups=2, n=512, batch_size=8, lr=0.05)
         make_trainer(root, [OneCycle()], logger=logger, log_every_n_steps=2, max_epochs=6).fit(model)
-        board = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", root, "--host", "127.0.0.1",
-                                  "--port", str(PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        board = subprocess.Popen(
+            [sys.executable, "-m", "tensorboard.main", "--logdir", root, "--host", "127.0.0.1", "--port", str(PORT)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(60):
                 try:
@@ -45,9 +58,18 @@ def main() -> None:
             for tab, size in (("custom_scalars", "1500,420"), ("images", "1500,700")):
                 profile = tempfile.mkdtemp()
                 target = out / f"tensorboard_{tab}.png"
-                subprocess.run([*CHROMIUM, f"--user-data-dir={profile}", f"--window-size={size}",
-                                f"--screenshot={target}", f"http://127.0.0.1:{PORT}/#{tab}"], check=True,
-                               capture_output=True, timeout=120)
+                subprocess.run(
+                    [
+                        *CHROMIUM,
+                        f"--user-data-dir={profile}",
+                        f"--window-size={size}",
+                        f"--screenshot={target}",
+                        f"http://127.0.0.1:{PORT}/#{tab}",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
                 shutil.rmtree(profile, ignore_errors=True)
                 print(f"wrote {target}")
         finally:
