@@ -131,3 +131,32 @@ def test_finder_curve_reaches_tensorboard_as_scalars_and_figure(tmp_path: Path) 
     assert [e.value for e in events.Scalars("lr_finder/loss")] == pytest.approx(result.losses, rel=1e-6)
     assert events.Scalars("lr_finder/suggestion")[0].value == pytest.approx(result.suggestion, rel=1e-6)
     assert events.Images("lightning_lr/lr_finder")[0].encoded_image_string[:4] == b"\x89PNG"
+
+
+def test_csv_logger_gets_the_same_scalars_as_tensorboard(tmp_path: Path) -> None:
+    tensorboard = TensorBoardLogger(tmp_path, name="tb", version="", default_hp_metric=False)
+    csv_logger = CSVLogger(tmp_path, name="csv", version="")
+    trainer = make_trainer(tmp_path, [OneCycle()], logger=[tensorboard, csv_logger], log_every_n_steps=3)
+    trainer.fit(TinyModel(optimizer="adamw", groups=2))
+    ours = ("lr-", "loss/")
+    board = {tag: dict(points) for tag, points in read_tensorboard(tensorboard.log_dir).items() if tag.startswith(ours)}
+    table: dict[str, dict[int, float]] = {}
+    for row in read_csv(Path(csv_logger.log_dir) / "metrics.csv"):
+        for key, value in row.items():
+            if key.startswith(ours) and value != "":
+                table.setdefault(key, {})[int(row["step"])] = float(value)
+    assert (
+        set(board)
+        == set(table)
+        == {
+            "lr-AdamW/pg1",
+            "lr-AdamW/pg2",
+            "lr-AdamW/pg1-momentum",
+            "lr-AdamW/pg2-momentum",
+            "loss/train",
+            "loss/train_smoothed",
+        }
+    )
+    for tag, points in board.items():
+        assert sorted(points) == sorted(table[tag]) == list(range(0, 16, 3))
+        assert [points[s] for s in sorted(points)] == pytest.approx([table[tag][s] for s in sorted(points)], rel=1e-6)
