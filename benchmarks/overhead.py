@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
-import datetime as dt
 import gc
 import inspect
 import itertools
@@ -48,7 +47,6 @@ import json
 import logging
 import math
 import os
-import platform
 import pstats
 import random
 import statistics
@@ -59,7 +57,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
@@ -70,6 +67,8 @@ from torch.utils.data import DataLoader, TensorDataset
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/overhead.py` without installing
     sys.path.insert(0, str(REPO))
+
+from machine import loadavg, machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 from lightning_lr import OneCycle  # noqa: E402
 
@@ -422,31 +421,6 @@ def profile_arm(arm: str, steps: int, batch_size: int, log_every: int) -> list[d
 
 
 # --------------------------------------------------------------------------- reporting
-def loadavg() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def machine(load_start: float | None) -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "loadavg_1min_start": load_start,
-        "loadavg_1min_end": loadavg(),
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-    }
-
-
 def table(rows: list[tuple[str, ...]]) -> str:
     """Plain text, first column left-aligned, the others right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -29,12 +29,9 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -43,7 +40,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning
 import lightning.pytorch as pl
 import numpy as np
 import sklearn
@@ -57,6 +53,8 @@ from torch.utils.data import DataLoader, TensorDataset
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/schedules.py` without installing
     sys.path.insert(0, str(REPO))
+
+from machine import loadavg, machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 from lightning_lr import (  # noqa: E402
     CosineAnnealing,
@@ -257,32 +255,6 @@ def check_against_preview(arm: str, run: dict[str, Any]) -> float | None:
 
 
 # --------------------------------------------------------------------------- reporting
-def loadavg() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def machine(load_start: float | None) -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
-        "sklearn": sklearn.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "loadavg_1min_start": load_start,
-        "loadavg_1min_end": loadavg(),
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-    }
-
-
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     def mean_std(key: str) -> tuple[float, float]:
         values = [r[key] for r in runs]
@@ -562,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "arms": list(args.arms),
         "configuration": {arm: ARMS[arm][1] for arm in args.arms},
-        "machine": machine(load_start),
+        "machine": machine(load_start, sklearn=sklearn.__version__),
         "total_wall_s": total,
         "summary": {arm: summarize(runs[arm]) for arm in args.arms},
         "preview_check": preview_check,
