@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import torch
 
-from lightning_lr._checks import check_positive, check_positive_int
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.logging.figures import SchedulePreview, plans_preview
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Timeline

@@ -20,8 +20,8 @@ from lightning.pytorch.callbacks import Callback
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr._checks import check_bool, check_choice, check_closed_interval, check_real
 from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
+from lightning_lr.checks import check_bool, check_choice, check_closed_interval, check_real
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Warmup

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_lr._checks import (
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.checks import (
     check_bool,
     check_choice,
     check_closed_interval,
@@ -16,7 +17,6 @@ from lightning_lr._checks import (
     per_group,
     pick_group,
 )
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
 from lightning_lr.schedules import Schedule, Span, Timeline, between, triangle_wave
 from lightning_lr.schedules.base import DurationLike
 from lightning_lr.schedules.recipes import CyclicMode

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from lightning_lr._checks import (
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.cyclical import _positive_span
+from lightning_lr.checks import (
     check_bool,
     check_closed_interval,
     check_left_open_interval,
     check_non_negative,
     check_real,
 )
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
-from lightning_lr.callbacks.cyclical import _positive_span
 from lightning_lr.schedules import (
     Cosine,
     Exponential,

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from torch.optim import Optimizer
 
-from lightning_lr._checks import (
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.checks import (
     check_bool,
     check_choice,
     check_closed_interval,
@@ -17,7 +18,6 @@ from lightning_lr._checks import (
     per_group,
     pick_group,
 )
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
 from lightning_lr.schedules import Schedule, Timeline, one_cycle, one_cycle_momentum
 from lightning_lr.schedules.recipes import AnnealStrategy
 

@@ -13,9 +13,9 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_lr._checks import check_choice, check_non_negative, check_open_interval, per_group, pick_group
 from lightning_lr.callbacks.base import Interval, WarmupLike
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.checks import check_choice, check_non_negative, check_open_interval, per_group, pick_group
 from lightning_lr.schedules import Affine, Clamp, Constant, Schedule
 
 

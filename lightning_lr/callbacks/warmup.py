@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lightning_lr._checks import check_positive, check_positive_int
 from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike, parse_warmup
+from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
 
 

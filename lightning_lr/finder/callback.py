@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
-from lightning_lr._checks import check_bool, check_choice, check_positive, check_positive_int, check_real
+from lightning_lr.checks import check_bool, check_choice, check_positive, check_positive_int, check_real
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig, Mode, ratios_of, run_range_test, set_lr
 from lightning_lr.finder.suggest import METHODS, Method

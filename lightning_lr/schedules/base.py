@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
-from lightning_lr._checks import check_choice, check_non_negative, check_real
+from lightning_lr.checks import check_choice, check_non_negative, check_real
 
 Unit = Literal["steps", "epochs", "fraction"]
 

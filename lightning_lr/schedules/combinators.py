@@ -10,7 +10,7 @@ import bisect
 import math
 from dataclasses import dataclass, field, replace
 
-from lightning_lr._checks import check_closed_interval, check_non_negative, check_positive_int, check_real
+from lightning_lr.checks import check_closed_interval, check_non_negative, check_positive_int, check_real
 from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, resolve_duration
 from lightning_lr.schedules.primitives import Constant, Linear
 

@@ -13,7 +13,7 @@ import bisect
 import math
 from dataclasses import dataclass, replace
 
-from lightning_lr._checks import check_bool, check_non_negative, check_positive, check_real
+from lightning_lr.checks import check_bool, check_non_negative, check_positive, check_real
 from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, resolve_duration
 
 

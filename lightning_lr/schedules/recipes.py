@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from lightning_lr._checks import (
+from lightning_lr.checks import (
     check_bool,
     check_choice,
     check_closed_interval,
