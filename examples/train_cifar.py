@@ -220,7 +220,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", default=None, help="default: bf16-mixed on GPU, 32-true on CPU")
     p.add_argument("--logdir", default="runs")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if 0 <= args.max_steps < 8:
+        p.error("--max-steps must be at least 8: the schedules need room for their phases (e.g. 1cycle's warmup)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     callbacks: list[Callback] = []
     if not args.no_find_lr:
         budget = steps_per_epoch * args.epochs if args.max_steps < 0 else args.max_steps
-        finder_steps = max(min(args.finder_steps, budget), 2)
+        finder_steps = max(min(args.finder_steps, budget), 8)  # the finder needs >= 5 points to suggest
         callbacks.append(ll.LRFinder(min_lr=1e-4, max_lr=10.0, num_training_steps=finder_steps))
     callbacks.append(schedule_callback(args.schedule, args.epochs, steps_per_epoch))
     throughput = Throughput(batch_size)

@@ -74,7 +74,7 @@ def test_train_cifar_on_a_real_format_copy_with_finder_and_tensorboard(tmp_path:
         "--logdir",
         str(tmp_path / "runs"),
         "--max-steps",
-        "6",
+        "8",
         "--batch-size",
         "16",
         "--finder-steps",
@@ -87,7 +87,7 @@ def test_train_cifar_on_a_real_format_copy_with_finder_and_tensorboard(tmp_path:
     out = done.stdout
     assert "CIFAR-10 from" in out and "200 train / 40 test images" in out
     assert "LR finder: suggestion" in out
-    assert "Done: val_acc=" in out and "after 6 steps" in out
+    assert "Done: val_acc=" in out and "after 8 steps" in out
     assert f"tensorboard --logdir {tmp_path / 'runs'}" in out
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -107,7 +107,7 @@ def test_train_cifar_offline_falls_back_to_builtin_data_and_says_so(tmp_path: Pa
         "--logdir",
         str(tmp_path / "runs"),
         "--max-steps",
-        "2",
+        "8",
         "--batch-size",
         "16",
         "--no-find-lr",
@@ -121,3 +121,8 @@ def test_train_cifar_offline_falls_back_to_builtin_data_and_says_so(tmp_path: Pa
     assert "FALLING BACK to built-in CIFAR-shaped data" in done.stdout
     assert "built-in CIFAR-shaped data (not CIFAR-10): 500 train / 100 test images" in done.stdout
     assert "Done: val_acc=" in done.stdout
+
+
+def test_train_cifar_refuses_a_max_steps_too_short_for_the_schedule(tmp_path: Path) -> None:
+    done = run_example("--max-steps", "3", "--no-download", "--data-dir", str(tmp_path))
+    assert done.returncode == 2 and "--max-steps must be at least 8" in done.stderr
