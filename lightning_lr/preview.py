@@ -57,7 +57,7 @@ def preview(
     else:
         raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
     per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
-    plan = callback.build_plan(opt, list(base_lrs), Timeline(float(total), per_epoch), OptimizerClock(opt))
+    plan = callback.build_plan(opt, callback.base_lrs(opt), Timeline(float(total), per_epoch), OptimizerClock(opt))
     return plans_preview([plan], series_names([opt]), total, callback.interval, points)
 
 

@@ -258,7 +258,7 @@ class ScheduleCallback(Callback):
     # ------------------------------------------------------------------ machinery
     def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:
         optimizers = list(trainer.optimizers)
-        if not optimizers:
+        if not any(opt.param_groups for opt in optimizers):  # None from configure_optimizers: Lightning's stand-in
             raise ScheduleConflictError(
                 f"{type(self).__name__} found no optimizer: `configure_optimizers` must return at least one."
             )

@@ -109,6 +109,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._plateau = PlateauState(best=self._worst())
         self._raw: list[list[Schedule]] = []
         self._validated = False
+        self._before_validation: Any = None
         self._warned_missing = False
 
     @property
@@ -152,10 +153,15 @@ class ReduceLROnPlateau(LRScheduler):
         self._install(trainer)
 
     @override
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._before_validation = trainer.callback_metrics.get(self.monitor)
+
+    @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self._plans or trainer.state.fn != TrainerFn.FITTING:
             return  # only validation inside fit counts (not the sanity check, not trainer.validate())
-        if self.monitor in trainer.callback_metrics:
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None and value is not self._before_validation:  # logged by this validation run
             self._validated = True
             self._check(trainer)
 
