@@ -28,13 +28,23 @@ CALLBACKS = sorted(
 )
 
 
+def _value(text: str) -> Any:
+    """A number (``1e-3`` too, which YAML 1.1 reads as a string), else YAML (lists, booleans, strings)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
 def _parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise SystemExit(f"--set takes key=value pairs, got {pair!r}")
-        settings[key] = yaml.safe_load(text)  # numbers, lists, strings as in a LightningCLI YAML file
+        settings[key] = _value(text)
     return settings
 
 

@@ -73,6 +73,20 @@ def check_closed_interval(name: str, value: Any, low: float, high: float) -> flo
     return number
 
 
+def check_momentum(name: str, value: Any) -> float:
+    """A momentum (or Adam ``beta1``) in ``[0, 1]``."""
+    return check_closed_interval(name, value, 0.0, 1.0)
+
+
+def check_non_negative_int(name: str, value: Any) -> int:
+    """An ``int`` ``>= 0`` (``bool`` refused)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"`{name}` must be an int >= 0, got {value!r} of type {type(value).__name__}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
+    return value
+
+
 def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     """One of the ``allowed`` strings."""
     allowed = tuple(allowed)

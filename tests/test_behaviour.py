@@ -202,3 +202,74 @@ def test_plateau_ignores_validation_outside_fit(tmp_path: Any) -> None:
     assert checks == 2  # one per epoch; the sanity check does not count
     trainer.validate(model, verbose=False)
     assert callback.plateau.checks == checks
+
+
+def test_epoch_durations_work_in_a_run_limited_by_max_steps_only(tmp_path: Any) -> None:
+    model = TinyModel(n=64, batch_size=4)  # 16 steps per epoch
+    callback = CosineAnnealing(warmup="1 epoch")
+    make_trainer(tmp_path, [callback], max_epochs=-1, max_steps=40).fit(model)
+    lrs = [lr[0] for lr in model.recorder.lrs]
+    assert len(lrs) == 40
+    assert lrs[8] == pytest.approx(0.05) and lrs[16] == pytest.approx(0.1)  # the warmup is one epoch long
+    assert lrs[28] == pytest.approx(0.05)  # half-way through the 24 cosine steps
+
+
+def test_epoch_interval_in_a_run_limited_by_max_steps_only(tmp_path: Any) -> None:
+    model = TinyModel(n=64, batch_size=4)
+    make_trainer(tmp_path, [StepDecay(step_size=1, interval="epoch")], max_epochs=-1, max_steps=40).fit(model)
+    assert [model.recorder.lrs[s][0] for s in (0, 16, 32)] == pytest.approx([0.1, 0.01, 0.001])
+
+
+def test_state_loaded_by_validate_does_not_leak_into_a_later_fresh_fit(tmp_path: Any) -> None:
+    first = PlateauModel(n=16, batch_size=4)
+    trainer = make_trainer(tmp_path, [OneCycle()], max_epochs=2, enable_checkpointing=True)
+    trainer.fit(first)
+    ckpt = trainer.checkpoint_callback.best_model_path  # type: ignore[union-attr]
+    reference = PlateauModel(n=16, batch_size=4)
+    make_trainer(tmp_path / "reference", [OneCycle()], max_epochs=2).fit(reference)
+    model = PlateauModel(n=16, batch_size=4)
+    trainer = make_trainer(tmp_path / "again", [OneCycle()], max_epochs=2)
+    trainer.validate(model, ckpt_path=ckpt, verbose=False)
+    model.recorder.lrs.clear()
+    trainer.fit(model)
+    assert model.recorder.lrs == reference.recorder.lrs
+
+
+def test_hooks_are_removed_when_fit_raises(tmp_path: Any) -> None:
+    class Boom(TinyModel):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if batch_idx == 3:
+                raise RuntimeError("boom")
+            return super().training_step(batch, batch_idx)
+
+    model = Boom()
+    trainer = make_trainer(tmp_path, [StepDecay(step_size=1, gamma=0.5)])
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit(model)
+    optimizer = trainer.optimizers[0]
+    lr = optimizer.param_groups[0]["lr"]
+    optimizer.step()  # the user's own step after the crash: no schedule writes into it any more
+    assert optimizer.param_groups[0]["lr"] == lr
+
+
+class TwoOptimizersWithLoss(TwoOptimizers):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:  # type: ignore[override]
+        super().training_step(batch, batch_idx)
+        return torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+
+def test_loss_is_logged_in_manual_optimization_with_two_optimizers(tmp_path: Any) -> None:
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path, name="", version="")
+    make_trainer(tmp_path, [StepDecay(step_size=2)], logger=logger, log_every_n_steps=10, max_epochs=2).fit(
+        TwoOptimizersWithLoss()
+    )
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    loss_steps = [int(r["step"]) for r in rows if r.get("loss/train")]
+    lr_steps = [int(r["step"]) for r in rows if r.get("lr-SGD")]
+    # 2 optimizers: global_step advances by 1 or 2 per batch (48 steps in all); one row per interval of 10
+    assert loss_steps and lr_steps and len(loss_steps) == len(lr_steps) >= 4

@@ -60,3 +60,9 @@ def test_preview_values_are_what_the_callback_sets() -> None:
 def test_sparkline_maps_min_to_lowest_and_max_to_highest_block() -> None:
     line = sparkline([5.0, 1.0, 3.0, 9.0], width=4)
     assert line == "▅▁▃█" and sparkline([2.0, 2.0]) == "▁▁"
+
+
+def test_preview_cli_reads_exponent_numbers() -> None:
+    done = run_cli("preview", "OneCycle", "--steps", "50", "--set", "max_lr=1e-3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].rstrip().endswith(".. 0.001")

@@ -115,9 +115,9 @@ class Run:
         amount = frac * self.total
         forms = ["steps", "percent", "epochs-str", "epochs"]
         form = draw(st.sampled_from(forms))
-        if form == "steps":
+        if form == "steps" and amount >= 1:  # a duration in steps is at least one clock unit
             return amount
-        if form == "percent":
+        if form in ("steps", "percent"):
             return f"{frac * 100.0!r}%"
         per_epoch = self.steps_per_epoch if self.interval == "step" else 1
         return f"{amount / per_epoch!r} epochs" if form == "epochs-str" else epochs(amount / per_epoch)

@@ -396,3 +396,19 @@ def test_cycle_momentum_false_runs_with_adagrad(tmp_path: Any) -> None:
     model = TinyModel(optimizer="rmsprop_nomomentum")
     make_trainer(tmp_path, [OneCycle(cycle_momentum=False)]).fit(model)
     assert len(model.recorder.lrs) == 16
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: CosineRestarts(T_0=0.25),
+        lambda: CosineAnnealing(T_max=0.5),
+        lambda: StepDecay(step_size=0.3),
+        lambda: Cyclical(0.01, 0.1, step_size_up=0.5),
+        lambda: ExponentialDecay(gamma=0.5, decay_steps=0.1),
+    ],
+    ids=["T_0", "T_max", "step_size", "step_size_up", "decay_steps"],
+)
+def test_a_fraction_of_a_clock_unit_is_refused_with_a_pointer_to_percent(build: Callable[[], Any]) -> None:
+    with pytest.raises(ValueError, match=r"must be at least 1; for a fraction of training write e\.g\. '\d+%'"):
+        build()

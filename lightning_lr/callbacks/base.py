@@ -9,7 +9,6 @@ before the first step, exact resume and logging.
 from __future__ import annotations
 
 import math
-import warnings
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim import Optimizer
 from typing_extensions import override
 
@@ -189,15 +189,18 @@ class ScheduleCallback(Callback):
         if restored and restored.get("base_lrs") is not None:
             base_lrs = [list(map(float, b)) for b in restored["base_lrs"]]
             steps = list(map(int, restored["steps"]))
+        elif trainer.global_step > 0 and self._base_lrs is not None and len(self._plans) == len(optimizers):
+            # a further fit() on the same Trainer and callback: carry on from where the last one ended
+            base_lrs, steps = self._base_lrs, [plan.clock.steps for plan in self._plans]
         else:
             base_lrs = [self.base_lrs(opt) for opt in optimizers]
             steps = [0] * len(optimizers)
             if trainer.global_step > 0:
-                steps = [trainer.global_step if len(optimizers) == 1 else 0] * len(optimizers)
-                warnings.warn(
-                    f"{type(self).__name__}: resuming at global step {trainer.global_step} from a checkpoint "
-                    "without its state; base LRs are read from the restored optimizer.",
-                    stacklevel=2,
+                steps = [trainer.global_step if len(trainer.optimizers) == 1 else 0] * len(optimizers)
+                rank_zero_warn(
+                    f"{type(self).__name__}: training starts at global step {trainer.global_step} without this "
+                    "callback's state (a checkpoint written without it?); base LRs are read from the optimizer "
+                    f"as it is now and the clock starts at {steps}."
                 )
         if len(base_lrs) != len(optimizers):
             raise ScheduleConflictError(
@@ -254,6 +257,11 @@ class ScheduleCallback(Callback):
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._remove_hooks()
+        self._restored = None  # state loaded by validate/test(ckpt_path=...) must not leak into a later fit
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._remove_hooks()  # Lightning skips teardown when fit raises: stop writing into the optimizers
 
     # ------------------------------------------------------------------ machinery
     def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:

@@ -57,8 +57,10 @@ def run_timeline(trainer: pl.Trainer, interval: str) -> Timeline:
     dataset without length); in manual optimization this counts one step per batch for each
     optimizer. Epochs: ``max_epochs``, or fewer when ``max_steps`` ends training earlier.
     """
-    estimated = float(trainer.estimated_stepping_batches)  # also loads the train dataloader
+    estimated = float(trainer.estimated_stepping_batches)  # loads the train dataloader, unless max_epochs=-1
     total_steps = estimated if estimated >= 0 else math.inf
+    if not math.isfinite(float(trainer.num_training_batches)) and trainer.train_dataloader is None:
+        trainer.fit_loop.setup_data()  # a max_steps-only run: epochs still need the batches per epoch
     batches = float(trainer.num_training_batches)
     steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches) if math.isfinite(batches) else math.inf
     if interval == "step":

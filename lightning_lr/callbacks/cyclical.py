@@ -3,14 +3,13 @@ r"""Cyclical learning rates (Smith 2017): triangular, triangular2 and exp_range.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
 from lightning_lr.checks import (
     check_bool,
     check_choice,
-    check_closed_interval,
     check_left_open_interval,
+    check_momentum,
     check_non_negative,
     check_ordered,
     check_positive,
@@ -73,13 +72,13 @@ class Cyclical(ScheduleCallback):
         self.base_lr = per_group("base_lr", base_lr, check_non_negative)
         self.max_lr = per_group("max_lr", max_lr, check_positive)
         check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
-        self.step_size_up = _positive_span("step_size_up", step_size_up)
-        self.step_size_down = None if step_size_down is None else _positive_span("step_size_down", step_size_down)
+        self.step_size_up = Span.positive(step_size_up, "step_size_up")
+        self.step_size_down = None if step_size_down is None else Span.positive(step_size_down, "step_size_down")
         self.mode: CyclicMode = check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))  # type: ignore[assignment]
         self.gamma = check_left_open_interval("gamma", gamma, 0.0, 1.0)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
-        self.base_momentum = per_group("base_momentum", base_momentum, _momentum)
-        self.max_momentum = per_group("max_momentum", max_momentum, _momentum)
+        self.base_momentum = per_group("base_momentum", base_momentum, check_momentum)
+        self.max_momentum = per_group("max_momentum", max_momentum, check_momentum)
         check_ordered("base_momentum", self.base_momentum, "max_momentum", self.max_momentum)
 
     def _wave(self, timeline: Timeline) -> Schedule:
@@ -98,13 +97,3 @@ class Cyclical(ScheduleCallback):
         low = pick_group("base_momentum", self.base_momentum, group_index, num_groups)
         high = pick_group("max_momentum", self.max_momentum, group_index, num_groups)
         return between(self._wave(timeline), high, low)
-
-
-def _momentum(name: str, value: Any) -> float:
-    return check_closed_interval(name, value, 0.0, 1.0)
-
-
-def _positive_span(name: str, value: DurationLike) -> Span:
-    span = Span.parse(value, name)
-    check_positive(name, span.amount)
-    return span

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import cast
 
 from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
-from lightning_lr.callbacks.cyclical import _positive_span
 from lightning_lr.checks import (
     check_bool,
     check_closed_interval,
@@ -57,7 +56,7 @@ class CosineAnnealing(ScheduleCallback):
         log_loss: bool = True,
     ) -> None:
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
-        self.T_max = None if T_max is None else _positive_span("T_max", T_max)
+        self.T_max = None if T_max is None else Span.positive(T_max, "T_max")
         self.eta_min = check_non_negative("eta_min", eta_min)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
@@ -102,7 +101,7 @@ class CosineRestarts(ScheduleCallback):
         log_loss: bool = True,
     ) -> None:
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
-        self.T_0 = _positive_span("T_0", T_0)
+        self.T_0 = Span.positive(T_0, "T_0")
         self.T_mult = check_real("T_mult", T_mult)
         if self.T_mult < 1:
             raise ValueError(f"`T_mult` must be >= 1, got {T_mult!r}.")
@@ -149,7 +148,7 @@ class StepDecay(ScheduleCallback):
         log_loss: bool = True,
     ) -> None:
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
-        self.step_size = _positive_span("step_size", step_size)
+        self.step_size = Span.positive(step_size, "step_size")
         self.gamma = check_non_negative("gamma", gamma)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
@@ -233,7 +232,7 @@ class ExponentialDecay(ScheduleCallback):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
         self.gamma = None if gamma is None else check_left_open_interval("gamma", gamma, 0.0, 1.0)
         self.k = None if k is None else check_non_negative("k", k)
-        self.decay_steps = _positive_span("decay_steps", decay_steps)
+        self.decay_steps = Span.positive(decay_steps, "decay_steps")
         self.staircase = check_bool("staircase", staircase)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:

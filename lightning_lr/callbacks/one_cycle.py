@@ -10,7 +10,7 @@ from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
 from lightning_lr.checks import (
     check_bool,
     check_choice,
-    check_closed_interval,
+    check_momentum,
     check_open_interval,
     check_ordered,
     check_positive,
@@ -84,8 +84,8 @@ class OneCycle(ScheduleCallback):
         self.final_div_factor = check_positive("final_div_factor", final_div_factor)
         self.three_phase = check_bool("three_phase", three_phase)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
-        self.base_momentum = per_group("base_momentum", base_momentum, _momentum)
-        self.max_momentum = per_group("max_momentum", max_momentum, _momentum)
+        self.base_momentum = per_group("base_momentum", base_momentum, check_momentum)
+        self.max_momentum = per_group("max_momentum", max_momentum, check_momentum)
         check_ordered("base_momentum", self.base_momentum, "max_momentum", self.max_momentum)
         if self.total_steps is not None:  # fail now rather than at fit start
             one_cycle(1.0, self.total_steps, self.pct_start, self.anneal_strategy, 1.0, 1.0, self.three_phase)
@@ -127,7 +127,3 @@ class OneCycle(ScheduleCallback):
             self.anneal_strategy,
             self.three_phase,
         )
-
-
-def _momentum(name: str, value: object) -> float:
-    return check_closed_interval(name, value, 0.0, 1.0)

@@ -15,7 +15,14 @@ from typing_extensions import override
 
 from lightning_lr.callbacks.base import Interval, WarmupLike
 from lightning_lr.callbacks.generic import LRScheduler
-from lightning_lr.checks import check_choice, check_non_negative, check_open_interval, per_group, pick_group
+from lightning_lr.checks import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_open_interval,
+    per_group,
+    pick_group,
+)
 from lightning_lr.schedules import Affine, Clamp, Constant, Schedule
 
 
@@ -100,10 +107,10 @@ class ReduceLROnPlateau(LRScheduler):
         self.monitor = monitor
         self.mode = check_choice("mode", mode, ("min", "max"))
         self.factor = check_open_interval("factor", factor, 0.0, 1.0)
-        self.patience = _count("patience", patience)
+        self.patience = check_non_negative_int("patience", patience)
         self.threshold = check_non_negative("threshold", threshold)
         self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
-        self.cooldown = _count("cooldown", cooldown)
+        self.cooldown = check_non_negative_int("cooldown", cooldown)
         self.min_lr = per_group("min_lr", min_lr, check_non_negative)
         self.eps = check_non_negative("eps", eps)
         self._plateau = PlateauState(best=self._worst())
@@ -161,7 +168,8 @@ class ReduceLROnPlateau(LRScheduler):
         if trainer.sanity_checking or not self._plans or trainer.state.fn != TrainerFn.FITTING:
             return  # only validation inside fit counts (not the sanity check, not trainer.validate())
         value = trainer.callback_metrics.get(self.monitor)
-        if value is not None and value is not self._before_validation:  # logged by this validation run
+        logged = value is not None and value is not self._before_validation  # by this validation run
+        if trainer.strategy.reduce_boolean_decision(logged, all=True):  # every rank has it: one collective check
             self._validated = True
             self._check(trainer)
 
@@ -169,20 +177,21 @@ class ReduceLROnPlateau(LRScheduler):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._validated:  # validation logs it: checked there
             return
-        if self.monitor in trainer.callback_metrics:
+        if trainer.strategy.reduce_boolean_decision(self.monitor in trainer.callback_metrics, all=True):
             self._check(trainer)
         elif not self._warned_missing:
             self._warned_missing = True
             rank_zero_warn(
-                f"ReduceLROnPlateau(monitor={self.monitor!r}) found no such metric at the end of epoch "
-                f"{trainer.current_epoch} (logged: {sorted(trainer.callback_metrics)}); the LR is not "
-                "reduced until it is logged."
+                f"ReduceLROnPlateau(monitor={self.monitor!r}) found no such metric on every rank at the end of "
+                f"epoch {trainer.current_epoch} (logged here: {sorted(trainer.callback_metrics)}); the LR is not "
+                "reduced until it is logged (on every rank: not with `rank_zero_only=True`)."
             )
 
     # ------------------------------------------------------------------ machinery
     def _check(self, trainer: pl.Trainer) -> None:
-        value = torch.as_tensor(trainer.callback_metrics[self.monitor], dtype=torch.float64).detach().cpu()
-        current = float(trainer.strategy.reduce(value, reduce_op="mean"))
+        value = torch.as_tensor(trainer.callback_metrics[self.monitor]).detach()
+        value = value.to(trainer.strategy.root_device, value.dtype if value.is_floating_point() else torch.float32)
+        current = float(trainer.strategy.reduce(value, reduce_op="mean"))  # NCCL needs it on the device
         state = self._plateau
         state.checks += 1
         if self.is_better(current, state.best):
@@ -213,9 +222,3 @@ class ReduceLROnPlateau(LRScheduler):
                 g.lr = Clamp(Affine(raw, scale=scale), minimum=floor) if (scale != 1.0 or floor > 0) else raw
             plan.applied_at = -1.0
             self._apply(plan, self._clock(plan, trainer))
-
-
-def _count(name: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
-    return value

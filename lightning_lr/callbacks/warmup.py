@@ -121,7 +121,5 @@ class WarmupCosine(_WarmupThenDecay):
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         steps = self._checked_decay_steps(timeline)
         half = steps / (2.0 * self.num_cycles)
-        if self.num_cycles == 0.5:
-            return Cosine(base_lr, 0.0, steps)
         wave = Cycle(Join((Cosine(base_lr, 0.0, half), Cosine(0.0, base_lr, half))))
         return Truncate(wave, steps)

@@ -11,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from lightning_lr.logging.figures import plans_preview
 from lightning_lr.logging.loss import LossTracker, loss_of
-from lightning_lr.logging.scalars import ScalarLogger, series_names
+from lightning_lr.logging.scalars import ScalarLogger, due, log_every, series_names
 from lightning_lr.logging.tensorboard import SCHEDULE_FIGURE_TAG, add_dashboard, add_figure, tensorboard_writers
 
 
@@ -27,6 +27,7 @@ class Reporter:
         self.log_loss = log_loss
         self.loss: LossTracker | None = None
         self._seen_step = -1
+        self._last_loss_step = -1
 
     def active(self, trainer: pl.Trainer) -> bool:
         return self.scalars.enabled is not False and bool(trainer.loggers)
@@ -45,6 +46,7 @@ class Reporter:
         self.scalars.reset()
         self.loss = None
         self._seen_step = trainer.global_step
+        self._last_loss_step = -1
         if not self.active(trainer):
             return
         if first:
@@ -76,9 +78,9 @@ class Reporter:
             self.loss.update(loss)
         if trainer.global_step == self._seen_step:  # mid accumulation window: no step yet
             return
-        step, self._seen_step = trainer.global_step - 1, trainer.global_step
-        every = max(int(getattr(trainer, "log_every_n_steps", 50)), 1)
-        if step % every == 0 and self.loss.updated:
+        step, self._seen_step = self._seen_step, trainer.global_step  # the step(s) just taken started at `step`
+        if due(step, self._last_loss_step, log_every(trainer)) and self.loss.updated:
+            self._last_loss_step = step
             values = self.loss.compute()  # on every rank: may all-gather under DDP
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=step)

@@ -42,6 +42,24 @@ def series_names(optimizers: Sequence[Optimizer]) -> list[list[str]]:
     return names
 
 
+def due(step: int, last: int, every: int) -> bool:
+    """Whether ``step`` starts a new logging interval since ``last`` (``-1``: nothing logged yet).
+
+    Counting intervals rather than testing ``step % every == 0`` also works when the global step
+    advances by more than one per batch (manual optimization with several optimizers).
+
+    Example:
+        >>> [s for s, last in [(0, -1), (3, 0), (4, 0), (6, 4), (9, 4)] if due(s, last, every=4)]
+        [0, 4, 9]
+    """
+    return last < 0 or step // every > last // every
+
+
+def log_every(trainer: pl.Trainer) -> int:
+    """``Trainer(log_every_n_steps=...)``, at least 1."""
+    return max(int(trainer.log_every_n_steps), 1)  # type: ignore[attr-defined]
+
+
 class ScalarLogger:
     """Writes LR/momentum scalars to every logger of the trainer, every ``log_every_n_steps``.
 
@@ -66,9 +84,7 @@ class ScalarLogger:
                     "Pass a logger (e.g. TensorBoardLogger) or `log_lr=False`."
                 )
             return False
-        step = trainer.global_step
-        every = max(int(getattr(trainer, "log_every_n_steps", 50)), 1)
-        return step != self._last_step and step % every == 0
+        return due(trainer.global_step, self._last_step, log_every(trainer))
 
     def log(self, trainer: pl.Trainer, metrics: dict[str, Any]) -> None:
         """Write ``metrics`` at ``trainer.global_step`` (the step the values apply to)."""

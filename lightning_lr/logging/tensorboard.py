@@ -7,6 +7,7 @@ Only used when the trainer has a :class:`~lightning.pytorch.loggers.TensorBoardL
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ SMOOTHED_LOSS_TAG = "loss/train_smoothed"
 SCHEDULE_FIGURE_TAG = "lightning_lr/planned_schedule"
 FINDER_FIGURE_TAG = "lightning_lr/lr_finder"
 DASHBOARD = "Learning rate"
+_WITH_LAYOUT: weakref.WeakSet[Any] = weakref.WeakSet()  # writers that already hold the layout
 
 
 def tensorboard_writers(trainer: pl.Trainer) -> list[Any]:
@@ -49,10 +51,10 @@ def dashboard_layout(series: Sequence[Sequence[str]], with_loss: bool = True) ->
 def add_dashboard(trainer: pl.Trainer, series: Sequence[Sequence[str]], with_loss: bool = True) -> None:
     """Write the layout once per writer (``add_custom_scalars`` may only be called once)."""
     for writer in tensorboard_writers(trainer):
-        if getattr(writer, "_lightning_lr_layout", False):
+        if writer in _WITH_LAYOUT:
             continue
         writer.add_custom_scalars(dashboard_layout(series, with_loss))
-        writer._lightning_lr_layout = True  # our own marker on the writer, not Lightning state
+        _WITH_LAYOUT.add(writer)
 
 
 def add_figure(trainer: pl.Trainer, tag: str, figure: Any, step: int = 0) -> None:

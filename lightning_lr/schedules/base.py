@@ -59,6 +59,19 @@ class Span:
             return Span(amount, "epochs" if unit.startswith("epoch") else "steps")
         return Span(check_non_negative(name, value), "steps")
 
+    @staticmethod
+    def positive(value: DurationLike, name: str) -> Span:
+        """A duration of a callback parameter: > 0, and at least one clock unit when given in steps."""
+        span = Span.parse(value, name)
+        if span.amount <= 0:
+            raise ValueError(f"`{name}` must be > 0, got {value!r}.")
+        if span.unit == "steps" and span.amount < 1:
+            raise ValueError(
+                f"`{name}` is {value!r} clock units (steps, or epochs with interval='epoch'): it must be at least 1; "
+                f"for a fraction of training write e.g. '{span.amount:.0%}'."
+            )
+        return span
+
     def in_steps(self, timeline: Timeline) -> float:
         """This duration in clock units on ``timeline``."""
         if self.unit == "steps":
