@@ -65,7 +65,24 @@ class GroupPlan:
     group: dict[str, Any]
     lr: Schedule
     momentum: Schedule | None
-    momentum_key: str | None
+    momentum_key: str | None  # "momentum", "betas" (Adam's beta1) or None when momentum is left alone
+
+    def apply(self, t: float) -> None:
+        """Write the LR (and momentum) of clock ``t`` into the param group."""
+        self.group["lr"] = self.lr(t)
+        if self.momentum is not None:
+            if self.momentum_key == "betas":
+                self.group["betas"] = (self.momentum(t), self.group["betas"][1])
+            else:
+                self.group["momentum"] = self.momentum(t)
+
+    def current_momentum(self) -> float | None:
+        """The momentum (or ``beta1``) the group holds, when this plan sets it."""
+        if self.momentum_key == "betas":
+            return float(self.group["betas"][0])
+        if self.momentum_key == "momentum":
+            return float(self.group["momentum"])
+        return None
 
 
 @dataclass
@@ -244,10 +261,9 @@ class ScheduleCallback(Callback):
         for plan, names in zip(self._plans, self._names):
             for g, name in zip(plan.groups, names):
                 values[name] = float(g.group["lr"])
-                if g.momentum_key == "betas":
-                    values[f"{name}-momentum"] = float(g.group["betas"][0])
-                elif g.momentum_key == "momentum":
-                    values[f"{name}-momentum"] = float(g.group["momentum"])
+                momentum = g.current_momentum()
+                if momentum is not None:
+                    values[f"{name}-momentum"] = momentum
         return values
 
     @override
@@ -343,12 +359,7 @@ class ScheduleCallback(Callback):
             return
         plan.applied_at = t
         for g in plan.groups:
-            g.group["lr"] = g.lr(t)
-            if g.momentum is not None:
-                if g.momentum_key == "betas":
-                    g.group["betas"] = (g.momentum(t), g.group["betas"][1])
-                else:
-                    g.group["momentum"] = g.momentum(t)
+            g.apply(t)
 
     def _after_step(self, clock: OptimizerClock) -> None:
         if self.interval == "step":
