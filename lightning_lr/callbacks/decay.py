@@ -44,6 +44,8 @@ class CosineAnnealing(ScheduleCallback):
     Reference: I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
     """
 
+    holds_end = False  # CosineAnnealingLR turns back up after T_max
+
     def __init__(
         self,
         T_max: DurationLike | None = None,
