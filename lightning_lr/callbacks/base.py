@@ -15,16 +15,23 @@ from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
 from typing_extensions import override
 
 from lightning_lr.callbacks.clock import OptimizerClock
-from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted_schedulers
+from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted_schedulers, managed_optimizers
 from lightning_lr.callbacks.options import WarmupLike, parse_indices, parse_warmup
 from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key
 from lightning_lr.callbacks.resume import StartPoint, start_point
-from lightning_lr.callbacks.run_length import Run, describe_run, is_stream
+from lightning_lr.callbacks.run_length import (
+    Run,
+    describe_run,
+    end_note,
+    fit_start_note,
+    refuse_shorter,
+    unresolvable,
+)
 from lightning_lr.checks import check_bool, check_choice, check_closed_interval
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
@@ -63,16 +70,13 @@ class ScheduleCallback(Callback):
     """
 
     holds_end: ClassVar[bool] = True
-    """After its planned length the schedule holds its final value, as its PyTorch/transformers counterpart
-    does (``LinearLR``, ``PolynomialLR``, ``get_linear_schedule_with_warmup``): a shorter explicit length is fine.
-    ``False`` where the counterpart does something else after the end (``OneCycleLR`` raises,
-    ``CosineAnnealingLR`` turns back up): a length that is certainly shorter than the run is refused."""
+    """After its length the schedule holds its last value, as its PyTorch counterpart does (``LinearLR``,
+    ``PolynomialLR``): a shorter explicit length is fine. ``False`` where the counterpart raises or turns
+    back up (``OneCycleLR``, ``CosineAnnealingLR``): a length certainly shorter than the run is refused."""
 
     length_change: ClassVar[Literal["stretch", "replan"]] = "stretch"
-    """On a resume (or a further ``fit``) whose run is longer or shorter than the one planned: ``"stretch"``
-    spreads the rest of the old plan over the new remaining length (see :class:`~lightning_lr.callbacks.plan.Stretch`);
-    ``"replan"`` resolves the schedule on the new run (right for schedules whose value so far does not
-    depend on the length)."""
+    """A resume (or further ``fit``) with another run length: ``"stretch"`` the rest of the plan over it
+    (:class:`~lightning_lr.callbacks.plan.Stretch`), or ``"replan"`` on the new length."""
 
     def __init__(
         self,
@@ -175,35 +179,14 @@ class ScheduleCallback(Callback):
                     optimizer, self.base_lrs(optimizer), run.timeline, OptimizerClock(optimizer), run=run
                 )
         except ValueError as error:  # the schedule cannot be resolved on this run
-            if run.debug:
-                self._skip = f"fast_dev_run: the schedule does not fit a debug run of {run.timeline.total:g} steps"
-                rank_zero_info(f"{name}: {self._skip} ({error}); the configured LRs are used for the debug run.")
-                return
-            if self.interval == "epoch" and is_stream(trainer) and not math.isfinite(run.timeline.total):
-                raise ScheduleConflictError(
-                    f"{name}: with interval='epoch' the schedule needs the run's length in epochs, but the train "
-                    "data is a stream (an IterableDataset without __len__) whose epochs cannot be counted, so "
-                    "max_steps says nothing about epochs. Set max_epochs, give explicit lengths, or use "
-                    "interval='step'."
-                ) from error
-            if isinstance(error, ScheduleConflictError):
+            if isinstance(error, ScheduleConflictError) and not run.debug:
                 raise
-            raise ScheduleConflictError(f"{name}: {error}") from error
-        if run.debug:
-            rank_zero_info(
-                f"{name}: fast_dev_run: the schedule is resolved on the debug run ({run.timeline.total:g} "
-                f"{self.interval}s); explicit lengths are kept, so the debug run sees their first steps."
-            )
-        elif (
-            run.exact
-            and math.isfinite(plan.end)
-            and math.isfinite(run.timeline.total)
-            and plan.end > run.timeline.total + 1e-9
-        ):
-            rank_zero_warn(
-                f"{name}: the schedule is planned over {plan.end:g} {self.interval}s but training has "
-                f"{run.timeline.total:g}; it stops before its end (the LR never reaches its final value)."
-            )
+            if not run.debug:
+                raise unresolvable(name, self.interval, trainer, run, error) from error
+            self._skip = f"fast_dev_run: the schedule does not fit a debug run of {run.timeline.total:g} steps"
+            rank_zero_info(f"{name}: {self._skip} ({error}); the configured LRs are used for the debug run.")
+            return
+        fit_start_note(name, self.interval, run, plan.end)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -215,20 +198,8 @@ class ScheduleCallback(Callback):
         optimizers = self._managed(trainer)
         run = self._describe(trainer, len(optimizers))
         self._handover, self._all_optimizers = run.handover_epoch, list(trainer.optimizers)
-        start = start_point(
-            name,
-            restored,
-            self._start_point(),
-            optimizers,
-            self.base_lrs,
-            trainer.global_step,
-            len(trainer.optimizers) == 1,
-        )
-        if len(start.base_lrs) != len(optimizers):
-            raise ScheduleConflictError(
-                f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, "
-                f"the model has {len(optimizers)}."
-            )
+        single, previous = len(trainer.optimizers) == 1, self._start_point()
+        start = start_point(name, restored, previous, optimizers, self.base_lrs, trainer.global_step, single)
         nows = [float(taken if self.interval == "step" else trainer.current_epoch) for taken in start.steps]
         timeline, run_total, chains = start.continue_on(run.timeline, nows, name, self.interval, self.length_change)
         self._timeline, self._run_total, self._base_lrs = timeline, run_total, start.base_lrs
@@ -239,9 +210,7 @@ class ScheduleCallback(Callback):
             clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
             plan = self.build_plan(optimizer, bases, timeline, clock, run=checked)
             plan.stretches = tuple(Stretch(*s) for s in chains[k])
-            for ratio in start.joined[k] if k < len(start.joined) else []:
-                if len(plan.groups) < len(optimizer.param_groups):
-                    plan.groups.append(plan.joiner(optimizer.param_groups[len(plan.groups)], ratio))
+            plan.rejoin(start.joined[k] if k < len(start.joined) else [])
             self._plans.append(plan)
         self._names = self._series_names()
         if not self._owned_by_swa(trainer):
@@ -289,14 +258,7 @@ class ScheduleCallback(Callback):
         if self._handed_over:
             return
         for plan in self._plans:
-            now = self._clock(plan, trainer)
-            planned = min(plan.end, self._run_total if self._run_total is not None else math.inf)
-            if math.isfinite(planned) and now < planned and not plan.stretches:
-                lrs = ", ".join(f"{float(g.group['lr']):.4g}" for g in plan.groups)
-                rank_zero_info(
-                    f"{type(self).__name__}: training stopped after {now:g} of the {planned:g} {self.interval}s the "
-                    f"schedule planned (early stopping, max_time or the end of a stream); last LR {lrs}."
-                )
+            end_note(type(self).__name__, self.interval, plan, self._clock(plan, trainer), self._run_total)
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -309,20 +271,7 @@ class ScheduleCallback(Callback):
 
     # ------------------------------------------------------------------ machinery
     def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:
-        optimizers = list(trainer.optimizers)
-        if not any(opt.param_groups for opt in optimizers):  # None from configure_optimizers: Lightning's stand-in
-            raise ScheduleConflictError(
-                f"{type(self).__name__} found no optimizer: `configure_optimizers` must return at least one."
-            )
-        if self.optimizer_indices is None:
-            return optimizers
-        for i in self.optimizer_indices:
-            if i >= len(optimizers):
-                raise ScheduleConflictError(
-                    f"{type(self).__name__}(optimizers={list(self.optimizer_indices)}) but the "
-                    f"model has {len(optimizers)} optimizer(s)."
-                )
-        return [optimizers[i] for i in self.optimizer_indices]
+        return managed_optimizers(type(self).__name__, trainer, self.optimizer_indices)
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
         check_hosted_schedulers(type(self).__name__, trainer, optimizers)
@@ -385,14 +334,8 @@ class ScheduleCallback(Callback):
                 momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
             plan.groups.append(GroupPlan(group, lr, momentum, momentum_key(name, optimizer, group, momentum)))
         plan.end = math.inf if span is None else width + span
-        shorter = span is not None and span < main.remaining * (1 - 1e-9) and math.isfinite(timeline.total)
-        if shorter and strict and not self.holds_end:
-            raise ScheduleConflictError(
-                f"{name}: the schedule spans {span:g} {self.interval}s but training has {main.remaining:g} "
-                f"(after {width:g} of warmup), and this schedule does not simply hold its last value after its end "
-                "(its PyTorch counterpart raises or turns back up). Leave the length unset to span the whole run, "
-                "or change max_epochs/max_steps."
-            )
+        if strict and not self.holds_end and span is not None:
+            refuse_shorter(name, self.interval, span, main.remaining, width)
         return plan
 
     def _clock(self, plan: OptimizerPlan, trainer: pl.Trainer) -> float:
@@ -405,18 +348,8 @@ class ScheduleCallback(Callback):
     def _apply(self, plan: OptimizerPlan, t: float) -> None:
         if plan.joined or len(plan.optimizer.param_groups) != len(plan.groups):
             self._sync_joined(plan, t)
-        if t == plan.applied_at:
-            return
-        plan.applied_at = t
-        at = plan.plan_time(t)
-        if at > plan.end and not plan.holds_end and not plan.warned_past_end:
-            plan.warned_past_end = True
-            rank_zero_warn(
-                f"{type(self).__name__}: {type(plan.optimizer).__name__} is at {self.interval} {t:g}, past the end of "
-                f"its schedule ({plan.end:g}); the LR is held at its final value from here on."
-            )
-        for g in plan.groups:
-            g.apply(at)
+        if t != plan.applied_at:
+            plan.apply(t, type(self).__name__, self.interval)
 
     def _after_step(self, clock: OptimizerClock) -> None:
         if self.interval == "step":

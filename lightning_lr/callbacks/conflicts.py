@@ -42,3 +42,18 @@ def check_hosted_schedulers(name: str, trainer: pl.Trainer, optimizers: Iterable
             f"{name} and the {type(scheduler).__name__} returned by {source} both set the LR of the same "
             "optimizer. Remove the scheduler (return only the optimizer), or remove the callback."
         )
+
+
+def managed_optimizers(name: str, trainer: pl.Trainer, indices: tuple[int, ...] | None) -> list[Optimizer]:
+    """The optimizers a callback with ``optimizers=indices`` drives (all of them for ``None``)."""
+    optimizers = list(trainer.optimizers)
+    if not any(opt.param_groups for opt in optimizers):  # None from configure_optimizers: Lightning's stand-in
+        raise ScheduleConflictError(f"{name} found no optimizer: `configure_optimizers` must return at least one.")
+    if indices is None:
+        return optimizers
+    for i in indices:
+        if i >= len(optimizers):
+            raise ScheduleConflictError(
+                f"{name}(optimizers={list(indices)}) but the model has {len(optimizers)} optimizer(s)."
+            )
+    return [optimizers[i] for i in indices]

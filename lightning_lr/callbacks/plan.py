@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.schedules import Affine, Schedule
@@ -120,6 +121,20 @@ class OptimizerPlan:
     def optimizer(self) -> torch.optim.Optimizer:
         return self.clock.optimizer
 
+    def apply(self, t: float, name: str, interval: str) -> None:
+        """Write every group's values for the run's clock ``t`` (a schedule that does not hold its end
+        warns once when ``t`` passes it, then holds its final value)."""
+        self.applied_at = t
+        at = self.plan_time(t)
+        if at > self.end and not self.holds_end and not self.warned_past_end:
+            self.warned_past_end = True
+            rank_zero_warn(
+                f"{name}: {type(self.optimizer).__name__} is at {interval} {t:g}, past the end of its schedule "
+                f"({self.end:g}); the LR is held at its final value from here on."
+            )
+        for g in self.groups:
+            g.apply(at)
+
     def joiner(self, group: dict[str, Any], ratio: float) -> GroupPlan:
         """The plan of a group added mid-run: ``ratio`` x the first group's LR, its momentum schedule too."""
         first = self.groups[0]
@@ -128,6 +143,12 @@ class OptimizerPlan:
         plan.rebase(ratio)
         self.joined = True
         return plan
+
+    def rejoin(self, ratios: list[float]) -> None:
+        """After a resume: the groups that had joined before, at their saved ratios, in order."""
+        for ratio in ratios:
+            if len(self.groups) < len(self.optimizer.param_groups):
+                self.groups.append(self.joiner(self.optimizer.param_groups[len(self.groups)], ratio))
 
     def sync_groups(self, t: float) -> list[tuple[int, float, float]]:
         """Let groups added since the last step join; adopt LRs another callback wrote into joined groups.

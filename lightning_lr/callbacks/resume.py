@@ -16,6 +16,7 @@ from typing import Any
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim import Optimizer
 
+from lightning_lr.callbacks.conflicts import ScheduleConflictError
 from lightning_lr.schedules import Timeline
 
 
@@ -75,6 +76,23 @@ def start_point(
     single_optimizer: bool,
 ) -> StartPoint:
     """From the checkpoint's state, else from the previous fit (``previous``), else fresh."""
+    start = _start_point(name, restored, previous, optimizers, base_lrs, global_step, single_optimizer)
+    if len(start.base_lrs) != len(optimizers):
+        raise ScheduleConflictError(
+            f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, the model has {len(optimizers)}."
+        )
+    return start
+
+
+def _start_point(
+    name: str,
+    restored: dict[str, Any] | None,
+    previous: StartPoint | None,
+    optimizers: list[Optimizer],
+    base_lrs: Callable[[Optimizer], list[float]],
+    global_step: int,
+    single_optimizer: bool,
+) -> StartPoint:
     if restored and restored.get("base_lrs") is not None:
         planned = restored.get("planned")  # absent in version-1 states: the plan follows the run as it is
         return StartPoint(

@@ -20,11 +20,23 @@ from dataclasses import dataclass
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import GradientAccumulationScheduler, StochasticWeightAveraging
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from lightning_lr.callbacks.conflicts import ScheduleConflictError
+from lightning_lr.callbacks.plan import OptimizerPlan
 from lightning_lr.schedules import Timeline
 from lightning_lr.train_data import is_stream, load_train_dataloader
 
-__all__ = ["Run", "describe_run", "is_stream", "swa_start_epoch"]
+__all__ = [
+    "Run",
+    "describe_run",
+    "end_note",
+    "fit_start_note",
+    "is_stream",
+    "refuse_shorter",
+    "swa_start_epoch",
+    "unresolvable",
+]
 
 
 def swa_start_epoch(trainer: pl.Trainer) -> int | None:
@@ -112,3 +124,52 @@ def _total_steps(batches: float, accumulation: Callable[[int], int], max_epochs:
         if total >= max_steps:
             return max_steps
     return total
+
+
+def end_note(name: str, interval: str, plan: OptimizerPlan, now: float, run_total: float | None) -> None:
+    """When training stopped before the schedule's planned end (early stopping, ``max_time``, the end of a
+    stream), say so once: how far it got, and the last LR."""
+    planned = min(plan.end, run_total if run_total is not None else math.inf)
+    if math.isfinite(planned) and now < planned and not plan.stretches:
+        lrs = ", ".join(f"{float(g.group['lr']):.4g}" for g in plan.groups)
+        rank_zero_info(
+            f"{name}: training stopped after {now:g} of the {planned:g} {interval}s the schedule planned "
+            f"(early stopping, max_time or the end of a stream); last LR {lrs}."
+        )
+
+
+def fit_start_note(name: str, interval: str, run: Run, end: float) -> None:
+    """What a user should know at fit start: a debug run's schedule, or a schedule longer than the run."""
+    unit = f"{interval}s"
+    if run.debug:
+        rank_zero_info(
+            f"{name}: fast_dev_run: the schedule is resolved on the debug run ({run.timeline.total:g} {unit}); "
+            "explicit lengths are kept, so the debug run sees their first steps."
+        )
+    elif run.exact and math.isfinite(end) and math.isfinite(run.timeline.total) and end > run.timeline.total + 1e-9:
+        rank_zero_warn(
+            f"{name}: the schedule is planned over {end:g} {unit} but training has {run.timeline.total:g}; "
+            "it stops before its end (the LR never reaches its final value)."
+        )
+
+
+def unresolvable(name: str, interval: str, trainer: pl.Trainer, run: Run, error: ValueError) -> ScheduleConflictError:
+    """The error for a schedule that cannot be resolved on this run, with the reason where it is the data."""
+    if interval == "epoch" and is_stream(trainer) and not math.isfinite(run.timeline.total):
+        return ScheduleConflictError(
+            f"{name}: with interval='epoch' the schedule needs the run's length in epochs, but the train data is "
+            "a stream (an IterableDataset without __len__) whose epochs cannot be counted, so max_steps says "
+            "nothing about epochs. Set max_epochs, give explicit lengths, or use interval='step'."
+        )
+    return ScheduleConflictError(f"{name}: {error}")
+
+
+def refuse_shorter(name: str, interval: str, span: float, remaining: float, warmup: float) -> None:
+    """Refuse an explicit length certainly shorter than training, for a schedule that does not hold its end."""
+    if math.isfinite(remaining) and span < remaining * (1 - 1e-9):
+        raise ScheduleConflictError(
+            f"{name}: the schedule spans {span:g} {interval}s but training has {remaining:g} (after {warmup:g} of "
+            "warmup), and this schedule does not simply hold its last value after its end (its PyTorch "
+            "counterpart raises or turns back up). Leave the length unset to span the whole run, or change "
+            "max_epochs/max_steps."
+        )
