@@ -14,12 +14,12 @@ from typing import Any
 import lightning.pytorch as pl
 import pytest
 import torch
-from lightning.pytorch.callbacks import GradientAccumulationScheduler
+from lightning.pytorch.callbacks import EarlyStopping, GradientAccumulationScheduler
 from torch import nn
 
 from lightning_lr import CosineAnnealing, LRScheduler, OneCycle, ScheduleConflictError, StepDecay, WarmupLinear
 from lightning_lr.callbacks.plan import Stretch
-from lightning_lr.schedules import Linear
+from lightning_lr.schedules import Constant, Join, Linear, Polynomial
 from tests.helpers import Recorder, TinyModel, make_trainer
 from tests.test_behaviour import CrashAfter, CrashError
 from tests.test_integration_data import StreamModel
@@ -163,22 +163,15 @@ def test_gradient_accumulation_scheduler_gives_the_true_number_of_steps(tmp_path
 
 
 # ------------------------------------------------------------------------- training that ends early
-class StopAt(pl.Callback):
-    def __init__(self, batch: int) -> None:
-        self.batch = batch
-
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step == self.batch:
-            trainer.should_stop = True
-
-
-def test_an_early_stop_is_reported_once_at_the_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_early_stopping_is_reported_once_at_the_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Lightning's EarlyStopping ends the 2-epoch run after epoch 0 (the loss is below its threshold)."""
     model = TinyModel()
+    stop = EarlyStopping(monitor="train_loss", stopping_threshold=1e9, check_on_train_epoch_end=True)
     with infos(caplog):
-        make_trainer(tmp_path, [OneCycle(), StopAt(6)], max_epochs=2).fit(model)
-    assert len(model.recorder.lrs) == 6
+        make_trainer(tmp_path, [OneCycle(), stop], max_epochs=2).fit(model)
+    assert len(model.recorder.lrs) == 16
     notes = [r.getMessage() for r in caplog.records if "stopped after" in r.getMessage()]
-    assert len(notes) == 1 and "6 of the 32 steps" in notes[0] and "last LR" in notes[0]
+    assert len(notes) == 1 and "16 of the 32 steps" in notes[0] and "last LR" in notes[0]
 
 
 def test_a_complete_run_has_no_end_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -285,3 +278,42 @@ def test_a_shorter_cosine_is_refused_because_pytorch_turns_back_up(tmp_path: Pat
     with pytest.raises(ScheduleConflictError, match=r"(?s)spans 10 steps.*has 16.*turns back up"):
         trainer.fit(model)
     assert model.recorder.lrs == []
+
+
+# the "Counterparts" table of docs/families/generic.md, run as written in a 16-step run (their lengths are shorter)
+DOCS_COUNTERPARTS = [
+    pytest.param(
+        lambda: Join((Linear(0.5, 0.1, 10), Constant(0.1))),
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.5, end_factor=0.1, total_iters=10),
+        id="LinearLR",
+    ),
+    pytest.param(
+        lambda: Join((Constant(0.3, 4), Constant(1.0))),
+        lambda o: torch.optim.lr_scheduler.ConstantLR(o, factor=0.3, total_iters=4),
+        id="ConstantLR",
+    ),
+    pytest.param(
+        lambda: Polynomial(1.0, 0.0, 10, 2.0),
+        lambda o: torch.optim.lr_scheduler.PolynomialLR(o, total_iters=10, power=2.0),
+        id="PolynomialLR",
+    ),
+    pytest.param(
+        lambda: Linear(0.5, 0.1, 10),  # no Constant needed: a finished Linear holds its end, as LinearLR does
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.5, end_factor=0.1, total_iters=10),
+        id="LinearLR-alone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "pytorch"), DOCS_COUNTERPARTS)
+def test_the_documented_pytorch_counterparts_run_as_written(tmp_path: Path, expression: Any, pytorch: Any) -> None:
+    model = TinyModel()
+    make_trainer(tmp_path, [LRScheduler(expression())]).fit(model)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = pytorch(optimizer)
+    expected = []
+    for _ in range(16):
+        expected.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert first_lrs(model) == pytest.approx(expected, rel=1e-12, abs=1e-15)

@@ -8,11 +8,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import BackboneFinetuning, StochasticWeightAveraging
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.types import LRSchedulerConfig
 from torch import nn
 
 from lightning_lr import (
@@ -115,6 +117,24 @@ def test_swa_takes_the_lr_over_at_its_start_and_the_schedule_ends_there(
     assert len(set(epoch2)) == 1 and len(set(epoch3)) == 1  # SWALR steps per epoch: nobody else writes
     assert epoch3[0] == pytest.approx(0.02)
     assert caplog.text.count("StochasticWeightAveraging sets the LR from epoch 2") == 1
+
+
+class AddsSchedulerAtEpoch1(pl.Callback):
+    """Another component that starts stepping a scheduler on the same optimizer mid-run (not SWA)."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        if trainer.current_epoch == 1:
+            scheduler = torch.optim.lr_scheduler.StepLR(trainer.optimizers[0], step_size=1)
+            trainer.lr_scheduler_configs.append(LRSchedulerConfig(scheduler))
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_a_scheduler_that_appears_mid_run_is_refused_when_it_appears(tmp_path: Path, order: str) -> None:
+    model = TinyModel()
+    callbacks = [AddsSchedulerAtEpoch1(), OneCycle()] if order == "before" else [OneCycle(), AddsSchedulerAtEpoch1()]
+    with pytest.raises(ScheduleConflictError, match=r"(?s)OneCycle.*StepLR.*same optimizer"):
+        make_trainer(tmp_path, callbacks, max_epochs=2).fit(model)
+    assert len(model.recorder.lrs) <= 17  # at the latest at the first step of epoch 1: no silent fight
 
 
 # ------------------------------------------------------------------------------------ LightningCLI

@@ -222,7 +222,6 @@ class ScheduleCallback(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._plans or self._owned_by_swa(trainer):
             return
-        check_hosted_schedulers(type(self).__name__, trainer, [p.optimizer for p in self._plans])
         if self.interval == "epoch":
             self._apply_all(trainer)
 
@@ -232,6 +231,8 @@ class ScheduleCallback(Callback):
     ) -> None:
         if self._handed_over or not self._plans:
             return
+        if batch_idx == 0:  # after every on_train_epoch_start: a scheduler another callback added there
+            check_hosted_schedulers(type(self).__name__, trainer, [p.optimizer for p in self._plans])
         self._apply_all(trainer)
         self._reporter.before_step(trainer, self.current_values)
 
