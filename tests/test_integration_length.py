@@ -221,6 +221,16 @@ def test_resume_with_more_epochs_stretches_the_rest_of_the_plan_without_a_jump(t
     assert all(b <= a for a, b in itertools.pairwise(after))  # still annealing: no restart of the cycle
 
 
+def test_resume_with_more_epochs_accepts_the_explicit_length_the_plan_was_made_with(tmp_path: Path) -> None:
+    """T_max matched the 2-epoch run it was planned for; the longer resumed run stretches it, no refusal."""
+    _fit(tmp_path / "a", CosineAnnealing(T_max=32), 2, crash_after=20)
+    with pytest.warns(UserWarning, match=r"spread over the remaining 44"):
+        after = _fit(tmp_path / "b", CosineAnnealing(T_max=32), 4, ckpt=str(tmp_path / "a" / "crash.ckpt"))
+    assert len(after) == 44
+    assert after[0] == pytest.approx(0.05 * (1 + math.cos(math.pi * 20 / 32)), rel=1e-12)
+    assert after[-1] == pytest.approx(0.05 * (1 + math.cos(math.pi * Stretch(20, 32, 64)(63) / 32)), rel=1e-12)
+
+
 def test_a_further_fit_with_a_raised_limit_holds_a_finished_plan(tmp_path: Path) -> None:
     model = TinyModel()
     trainer = make_trainer(tmp_path, [OneCycle()], max_epochs=1)

@@ -171,7 +171,8 @@ class ScheduleCallback(Callback):
         self._check_conflicts(trainer, optimizers)
         run = self._describe(trainer, len(optimizers))
         self._check_at_train_start = run.handover_pending
-        if run.handover_pending:  # SWA resolves its start epoch in its own on_fit_start: check at train start
+        continuing = trainer.ckpt_path is not None or trainer.global_step > 0  # checked when the plan was made
+        if run.handover_pending or continuing:  # SWA resolves its start in its own on_fit_start: check later
             run = Run(run.timeline, exact=False, debug=run.debug)
         try:
             for optimizer in optimizers:  # build once with the configured LRs: fails before any step
