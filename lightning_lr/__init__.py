@@ -22,6 +22,7 @@ from lightning_lr.callbacks import (
     StepDecay,
     WarmupCosine,
     WarmupLinear,
+    WarmupStableDecay,
 )
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
 
@@ -44,6 +45,7 @@ __all__ = [
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
     "__version__",
     "find_lr",
     "finder",

@@ -7,6 +7,7 @@ from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.one_cycle import OneCycle
 from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
 from lightning_lr.callbacks.warmup import WarmupCosine, WarmupLinear
+from lightning_lr.callbacks.wsd import WarmupStableDecay
 
 __all__ = [
     "CosineAnnealing",
@@ -23,4 +24,5 @@ __all__ = [
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
 ]
