@@ -251,3 +251,40 @@ def test_preview_cli_knows_warmup_stable_decay(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "WarmupStableDecay over 200 steps" in done.stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+# ----------------------------------------------------------------------------------------------- LightningCLI
+def test_configurable_from_a_lightning_cli_yaml_file_with_scale_lr(tmp_path: Path) -> None:
+    import yaml
+    from lightning.pytorch.cli import LightningCLI
+
+    from lightning_lr import ScaleLR
+
+    wsd_args = {"num_warmup_steps": "1 epoch", "num_decay_steps": "25%", "decay_type": "1-sqrt", "min_lr_ratio": 0.1}
+    scale_args = {"scale_lr": "sqrt", "reference_batch_size": 1}
+    config = {
+        "trainer": {
+            "max_epochs": 4,
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path),
+            "accelerator": "cpu",
+            "callbacks": [
+                {"class_path": "lightning_lr.WarmupStableDecay", "init_args": wsd_args},
+                {"class_path": "lightning_lr.ScaleLR", "init_args": scale_args},
+            ],
+        },
+        "model": {"n": 32, "batch_size": 4},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cli = LightningCLI(TinyModel, args=["fit", "--config", str(path)], save_config_kwargs={"overwrite": True})
+    callback = next(c for c in cli.trainer.callbacks if isinstance(c, WarmupStableDecay))
+    assert (callback.num_decay_steps, callback.decay_type) == (WarmupStableDecay(**wsd_args).num_decay_steps, "1-sqrt")
+    assert next(c for c in cli.trainer.callbacks if isinstance(c, ScaleLR)).factor == 2.0
+    lrs = [lrs[0] for lrs in cli.model.recorder.lrs]
+    # 8 steps per epoch, 32 steps: warmup 8 from 0.1 x peak, stable 16, 1-sqrt decay over the last 8;
+    # the peak is 0.1 x sqrt(4 / 1) = 0.2 (ScaleLR, sqrt rule)
+    assert lrs[8:24] == [pytest.approx(0.2, rel=1e-15)] * 16
+    assert lrs[0] == pytest.approx(0.02, rel=1e-12) and lrs[-1] == pytest.approx(0.02 + 0.18 * (1 - (7 / 8) ** 0.5))
