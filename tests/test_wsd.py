@@ -108,6 +108,18 @@ def test_decay_now_survives_a_checkpoint_and_resume(tmp_path: Path, crash: int, 
     assert resumed_steps == steps
 
 
+@pytest.mark.parametrize(("accumulate", "crash"), [(1, 7), (1, 33), (3, 5), (3, 11)])
+def test_resume_anywhere_gives_the_uninterrupted_lrs(tmp_path: Path, accumulate: int, crash: int) -> None:
+    def make() -> WarmupStableDecay:
+        return WarmupStableDecay(0.1, "30%", warmup_type="1-sqrt", min_lr_ratio=0.05)
+
+    run = {"max_epochs": 4, "accumulate_grad_batches": accumulate}
+    full, _ = fit(tmp_path / "full", make(), **run)
+    before, _ = fit(tmp_path / "a", make(), CrashAt(crash, tmp_path / "c"), **run)
+    after, _ = fit(tmp_path / "b", make(), ckpt=tmp_path / "c", **run)
+    assert len(before) == crash and before + after == full
+
+
 def test_a_second_decay_now_or_one_during_the_decay_only_warns(tmp_path: Path) -> None:
     callback = wsd()
     with pytest.warns(UserWarning, match="already began"):
