@@ -258,6 +258,7 @@ class WarmupStableDecay(ScheduleCallback):
         else:  # a fresh fit
             self._reset(len(optimizers))
             steps = []
+        self._decay_at = (self._decay_at + [None] * len(optimizers))[: len(optimizers)]  # the base checks the count
         if self.interval == "epoch":
             steps = [float(trainer.current_epoch)] * len(steps)
         if self._planned_total is not None and self._planned_total != timeline.total:
