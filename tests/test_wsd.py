@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -141,12 +142,14 @@ def test_an_endless_run_holds_the_peak_until_decay_now(tmp_path: Path) -> None:
 
 
 class DecideAfterEpoch(Callback):
-    def __init__(self, wsd: WarmupStableDecay, epoch: int) -> None:
-        self.wsd, self.epoch = wsd, epoch
+    """Starts the cooldown when epoch ``epoch`` ends (every DDP rank sees the same ``current_epoch``)."""
+
+    def __init__(self, wsd: WarmupStableDecay, epoch: int, length: Any = None) -> None:
+        self.wsd, self.epoch, self.length = wsd, epoch, length
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.current_epoch == self.epoch:
-            self.wsd.decay_now()
+            self.wsd.decay_now(self.length)
 
 
 def test_epoch_interval_decays_from_the_next_epoch(tmp_path: Path) -> None:
@@ -300,3 +303,29 @@ def test_configurable_from_a_lightning_cli_yaml_file_with_scale_lr(tmp_path: Pat
     # the peak is 0.1 x sqrt(4 / 1) = 0.2 (ScaleLR, sqrt rule)
     assert lrs[8:24] == [pytest.approx(0.2, rel=1e-15)] * 16
     assert lrs[0] == pytest.approx(0.02, rel=1e-12) and lrs[-1] == pytest.approx(0.02 + 0.18 * (1 - (7 / 8) ** 0.5))
+
+
+# ----------------------------------------------------------------------------------------------- DDP
+class DumpSteps(TinyModel):
+    """Writes its LRs and final global step to ``<out>/rank<r>.json`` (module level: ddp_spawn pickles it)."""
+
+    def __init__(self, out: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out = out
+
+    def on_train_end(self) -> None:
+        data = {"lrs": [lrs[0] for lrs in self.recorder.lrs], "steps": self.trainer.global_step}
+        (Path(self.out) / f"rank{self.global_rank}.json").write_text(json.dumps(data))
+
+
+@pytest.mark.slow
+def test_ddp_every_rank_decays_and_stops_at_the_same_step(tmp_path: Path) -> None:
+    callback = wsd()
+    model = DumpSteps(str(tmp_path), n=80, batch_size=4)  # 10 steps per epoch on each of 2 ranks
+    callbacks = [callback, DecideAfterEpoch(callback, 1, 6)]
+    make_trainer(tmp_path, callbacks, devices=2, strategy="ddp_spawn", max_epochs=50).fit(model)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0]["steps"] == 26, "decided after epoch 1 (step 20): 6 steps of cooldown"
+    single, _ = fit(tmp_path / "single", wsd(num_decay_steps=6), max_steps=26)
+    assert ranks[0]["lrs"] == single
