@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from lightning_lr.checks import check_choice, check_positive_int
+from lightning_lr.train_data import load_train_dataloader
 
 Rule = Literal["linear", "sqrt"]
 STATE_VERSION = 1
@@ -199,9 +200,7 @@ def _multiply(optimizer: Optimizer, factor: float) -> None:
 
 
 def _loader_batch_size(trainer: pl.Trainer) -> int:
-    if trainer.train_dataloader is None:
-        trainer.fit_loop.setup_data()
-    loader = trainer.train_dataloader
+    loader = load_train_dataloader(trainer)
     size = None
     if isinstance(loader, DataLoader):
         size = loader.batch_size

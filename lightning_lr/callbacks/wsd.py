@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, WarmupLike, parse_warmup
-from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
+from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.options import parse_warmup
+from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_choice, check_closed_interval
 from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Truncate, warmup_stable_decay
 from lightning_lr.schedules.recipes import wsd_decay, wsd_warmup
@@ -78,6 +80,9 @@ class WarmupStableDecay(ScheduleCallback):
         Scalable Training Strategies", 2024 (the WSD schedule).
     """
 
+    length_change: ClassVar[Literal["stretch", "replan"]] = "replan"
+    """A resume with another run length re-plans: the decision of :meth:`on_train_start` keeps the LR continuous."""
+
     def __init__(
         self,
         num_warmup_steps: WarmupLike,
@@ -110,7 +115,6 @@ class WarmupStableDecay(ScheduleCallback):
         self._pin: float | None = None  # the pinned decay start of the optimizer being planned
         self._index_of: dict[int, int] = {}
         self._trainer: pl.Trainer | None = None
-        self._timeline: Timeline | None = None
         self._epoch_mark = (-1, -1)
 
     # ------------------------------------------------------------------ the schedule
@@ -150,12 +154,18 @@ class WarmupStableDecay(ScheduleCallback):
 
     @override
     def build_plan(
-        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock
+        self,
+        optimizer: Optimizer,
+        bases: list[float],
+        timeline: Timeline,
+        clock: OptimizerClock,
+        *,
+        run: Run | None = None,
     ) -> OptimizerPlan:
         index = self._index_of.get(id(optimizer), 0)
         self._pin = self._decay_at[index] if index < len(self._decay_at) else None
         try:
-            return super().build_plan(optimizer, bases, timeline, clock)
+            return super().build_plan(optimizer, bases, timeline, clock, run=run)
         finally:
             self._pin = None
 
@@ -202,7 +212,11 @@ class WarmupStableDecay(ScheduleCallback):
 
     def _replan(self, trainer: pl.Trainer, timeline: Timeline) -> None:
         for i, (plan, bases) in enumerate(zip(self._plans, self._base_lrs or [])):
-            self._plans[i] = self.build_plan(plan.clock.optimizer, bases, timeline, plan.clock)
+            replanned = self.build_plan(plan.optimizer, bases, timeline, plan.clock)
+            for g in plan.groups[len(replanned.groups) :]:  # groups that joined mid-run keep their ratios
+                replanned.groups.append(replanned.joiner(g.group, g.ratio if g.ratio is not None else 1.0))
+            replanned.stretches = plan.stretches
+            self._plans[i] = replanned
         self._apply_all(trainer)
 
     def _decay_done(self, position: float) -> bool:
@@ -246,7 +260,7 @@ class WarmupStableDecay(ScheduleCallback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         optimizers = self._managed(trainer)
         self._index_of = {id(o): i for i, o in enumerate(optimizers)}
-        timeline = run_timeline(trainer, self.interval)
+        timeline = self._describe(trainer, len(optimizers)).timeline
         restored, self._wsd_restored = self._wsd_restored, None
         if restored is not None:
             self._warmup, self._planned_total = restored["warmup"], restored["planned_total"]
@@ -264,8 +278,10 @@ class WarmupStableDecay(ScheduleCallback):
         if self._planned_total is not None and self._planned_total != timeline.total:
             self._follow_new_length(timeline, steps)
         self._warmup = self._warmup_units(timeline)
-        self._planned_total, self._timeline, self._trainer = timeline.total, timeline, trainer
+        self._planned_total, self._trainer = timeline.total, trainer
         super().on_train_start(trainer, pl_module)
+        if not self._plans:  # the base skips this fit (fast_dev_run that cannot fit the schedule, ...)
+            return
         if self._decay_at and all(at is None for at in self._decay_at):
             self._check_length(timeline)
         if self._decay_done(steps[0] if steps else 0.0):
