@@ -17,11 +17,13 @@ from lightning_lr.callbacks import (
     OneCycle,
     PlateauState,
     ReduceLROnPlateau,
+    ScaleLR,
     ScheduleCallback,
     ScheduleConflictError,
     StepDecay,
     WarmupCosine,
     WarmupLinear,
+    WarmupStableDecay,
 )
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
 
@@ -39,11 +41,13 @@ __all__ = [
     "OneCycle",
     "PlateauState",
     "ReduceLROnPlateau",
+    "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
     "__version__",
     "find_lr",
     "finder",

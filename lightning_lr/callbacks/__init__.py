@@ -6,7 +6,9 @@ from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, Expone
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.one_cycle import OneCycle
 from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
+from lightning_lr.callbacks.scale import ScaleLR
 from lightning_lr.callbacks.warmup import WarmupCosine, WarmupLinear
+from lightning_lr.callbacks.wsd import WarmupStableDecay
 
 __all__ = [
     "CosineAnnealing",
@@ -18,9 +20,11 @@ __all__ = [
     "OneCycle",
     "PlateauState",
     "ReduceLROnPlateau",
+    "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
 ]
