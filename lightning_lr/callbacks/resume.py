@@ -121,15 +121,13 @@ def length_change(name: str, unit: str, policy: str, planned: float, total: floa
 
     ``policy="stretch"``: the rest of the old plan is spread over what remains of the new run (a
     plan that has ended holds its final value); ``"replan"``: the schedule is resolved on the new
-    run (for schedules whose value so far does not depend on the run's length). Lengths that are
-    not finite on either side are re-planned silently (such a schedule does not depend on them).
+    run (for schedules whose value so far does not depend on the run's length; such a callback says
+    itself what the new length changes, as ``WarmupStableDecay`` does). Lengths that are not finite
+    on either side are re-planned silently (such a schedule does not depend on them).
     """
-    if not (math.isfinite(planned) and math.isfinite(total)):
+    if policy == "replan" or not (math.isfinite(planned) and math.isfinite(total)):
         return None
     lead = f"{name}: this run has {total:g} {unit}, the schedule was planned for {planned:g}"
-    if policy == "replan":
-        rank_zero_warn(f"{lead}; it is re-planned on the new length (its value so far does not depend on it).")
-        return None
     if now >= planned:
         rank_zero_warn(f"{lead} and has ended: its final LR is held for the rest of training.")
     else:
