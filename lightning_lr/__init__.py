@@ -12,6 +12,7 @@ from lightning_lr.callbacks import (
     CosineRestarts,
     Cyclical,
     ExponentialDecay,
+    HyperparameterScheduler,
     LRScheduler,
     MultiStepDecay,
     OneCycle,
@@ -24,6 +25,8 @@ from lightning_lr.callbacks import (
     WarmupLinear,
 )
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
+from lightning_lr.param_groups import layerwise_param_groups
+from lightning_lr.schedule_lr import ScheduleLR
 
 __version__ = "0.1.0"
 
@@ -33,6 +36,7 @@ __all__ = [
     "Cyclical",
     "ExponentialDecay",
     "FinderResult",
+    "HyperparameterScheduler",
     "LRFinder",
     "LRScheduler",
     "MultiStepDecay",
@@ -41,11 +45,13 @@ __all__ = [
     "ReduceLROnPlateau",
     "ScheduleCallback",
     "ScheduleConflictError",
+    "ScheduleLR",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
     "__version__",
     "find_lr",
     "finder",
+    "layerwise_param_groups",
     "schedules",
 ]

@@ -159,6 +159,11 @@ class ScheduleCallback(Callback):
         """The base LR of each group, captured once at the start of a fresh fit."""
         return [float(g["lr"]) for g in optimizer.param_groups]
 
+    def param_keys(self) -> frozenset[str]:
+        """The param-group keys this callback writes; two callbacks on one optimizer conflict when these meet."""
+        cycles = getattr(self, "cycle_momentum", False) is True or getattr(self, "momentum", None) is not None
+        return frozenset({"lr", "momentum", "betas"} if cycles else {"lr"})
+
     # ------------------------------------------------------------------ state
     @property
     @override
@@ -297,9 +302,9 @@ class ScheduleCallback(Callback):
         return [optimizers[i] for i in self.optimizer_indices]
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
-        mine = {id(o) for o in optimizers}
+        mine, keys = {id(o) for o in optimizers}, self.param_keys()
         for config in trainer.lr_scheduler_configs:
-            if id(getattr(config.scheduler, "optimizer", None)) in mine:
+            if "lr" in keys and id(getattr(config.scheduler, "optimizer", None)) in mine:
                 raise ScheduleConflictError(
                     f"{type(self).__name__} and the {type(config.scheduler).__name__} returned by "
                     "`configure_optimizers` both set the LR of the same optimizer. Return only the optimizer "
@@ -308,9 +313,10 @@ class ScheduleCallback(Callback):
         for other in trainer.callbacks:  # type: ignore[attr-defined]
             if other is self or not isinstance(other, ScheduleCallback):
                 continue
-            if {id(o) for o in other._managed(trainer)} & mine:
+            shared = sorted(keys & other.param_keys())
+            if shared and {id(o) for o in other._managed(trainer)} & mine:
                 raise ScheduleConflictError(
-                    f"{type(self).__name__} and {type(other).__name__} both set the LR of the same optimizer; "
+                    f"{type(self).__name__} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
                     "give each its own with `optimizers=[index]`, or compose the schedules into one."
                 )
 
