@@ -126,9 +126,16 @@ class ScheduleLR(TorchLRScheduler):
     def get_lr(self) -> list[float | Any]:
         """The LR of every group at step ``last_epoch`` (also writes the momentum the schedule sets)."""
         t = float(self.last_epoch)
-        for group in self._plan.groups:
-            group.apply(t)
-        return [group.lr(t) for group in self._plan.groups]
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self._plan.groups):
+            raise ValueError(
+                f"ScheduleLR was built for {len(self._plan.groups)} param groups, the optimizer now has {len(groups)}; "
+                "build the scheduler after the last `add_param_group`."
+            )
+        for plan, group in zip(self._plan.groups, groups):
+            plan.group = group  # optimizer.load_state_dict replaces the group dicts
+            plan.apply(t)
+        return [plan.lr(t) for plan in self._plan.groups]
 
     @override
     def state_dict(self) -> dict[str, Any]:
