@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lightning_lr import (
     CosineAnnealing,
@@ -183,6 +184,20 @@ def test_logged_under_learning_rate_monitor_names(tmp_path: Path, groups: int) -
     name = sorted(our_names)[0]
     values = {int(row["step"]): float(row[name]) for row in ours if row.get(name)}
     assert values == pytest.approx({k: 0.2 * (1 - k / 10) for k in range(0, 10, 2)}, rel=1e-12)
+
+
+def test_tensorboard_scalars_and_planned_schedule_figure(tmp_path: Path) -> None:
+    logger = TensorBoardLogger(tmp_path, name="", version="", default_hp_metric=False)
+    callbacks = [OneCycle(), HyperparameterScheduler("weight_decay", Cosine(0.04, 0.4))]
+    make_trainer(tmp_path, callbacks, max_epochs=1, logger=logger, log_every_n_steps=1).fit(DecayModel())
+    events = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    assert {"lr-AdamW/pg1", "lr-AdamW/pg1-weight_decay", "lr-AdamW/pg2-weight_decay"} <= set(events.Tags()["scalars"])
+    assert [e.value for e in events.Scalars("lr-AdamW/pg2-weight_decay")] == pytest.approx(dino_cosine(0.04, 0.4, 10))
+    assert {
+        "lightning_lr/planned_schedule/OneCycle",
+        "lightning_lr/planned_schedule/HyperparameterScheduler-weight_decay",
+    } <= set(events.Tags()["images"])
 
 
 # ----------------------------------------------------------------------------- resume and state

@@ -147,7 +147,9 @@ CALLBACKS = [
     pytest.param(lambda: ll.ExponentialDecay(gamma=0.9), id="ExponentialDecay"),
     pytest.param(lambda: ll.WarmupLinear(num_warmup_steps=3), id="WarmupLinear"),
     pytest.param(lambda: ll.WarmupCosine(num_warmup_steps=3), id="WarmupCosine"),
-    pytest.param(lambda: ll.ReduceLROnPlateau("train_loss", mode="max", patience=0, factor=0.5), id="ReduceLROnPlateau"),
+    pytest.param(
+        lambda: ll.ReduceLROnPlateau("train_loss", mode="max", patience=0, factor=0.5), id="ReduceLROnPlateau"
+    ),
     pytest.param(lambda: ll.LRScheduler(Linear(1.0, 0.1)), id="LRScheduler"),
 ]
 
