@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -241,6 +243,32 @@ def test_resume_gives_the_uninterrupted_sequence(tmp_path: Path, crash: int) -> 
 def test_each_key_has_its_own_state_key() -> None:
     keys = {HyperparameterScheduler(k, Constant(0.1)).state_key for k in ("weight_decay", "eps")}
     assert len(keys | {CosineAnnealing().state_key}) == 3
+
+
+def test_configurable_from_a_lightning_cli_yaml_file(tmp_path: Path) -> None:
+    schedule = {"class_path": "lightning_lr.schedules.Cosine", "init_args": {"start": 0.04, "end": 0.4}}
+    config = {
+        "trainer": {
+            "max_epochs": 1,
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_progress_bar": False,
+            "default_root_dir": str(tmp_path),
+            "accelerator": "cpu",
+            "callbacks": [
+                {
+                    "class_path": "lightning_lr.HyperparameterScheduler",
+                    "init_args": {"key": "weight_decay", "schedule": schedule, "relative": False},
+                }
+            ],
+        },
+        "model": {"n": N, "batch_size": BATCH},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cli = LightningCLI(DecayModel, args=["fit", "--config", str(path)], save_config_kwargs={"overwrite": True})
+    assert isinstance(cli.model, DecayModel)
+    assert column(cli.model, "weight_decay", 0) == pytest.approx(dino_cosine(0.04, 0.4, N // BATCH), rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- bad input
