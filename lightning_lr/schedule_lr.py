@@ -135,7 +135,7 @@ class ScheduleLR(TorchLRScheduler):
         for plan, group in zip(self._plan.groups, groups):
             plan.group = group  # optimizer.load_state_dict replaces the group dicts
             plan.apply(t)
-        return [plan.lr(t) for plan in self._plan.groups]
+        return [group["lr"] for group in groups]
 
     @override
     def state_dict(self) -> dict[str, Any]:
