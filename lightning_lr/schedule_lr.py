@@ -17,6 +17,8 @@ from typing_extensions import override
 from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
 from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
+from lightning_lr.callbacks.plateau import ReduceLROnPlateau
 from lightning_lr.checks import check_positive_int
 from lightning_lr.schedules import Schedule, Timeline
 
@@ -87,6 +89,11 @@ class ScheduleLR(TorchLRScheduler):
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"`optimizer` must be a torch.optim.Optimizer, got {type(optimizer).__name__}.")
+        if isinstance(schedule, (ReduceLROnPlateau, HyperparameterScheduler)):
+            raise TypeError(
+                f"`schedule` cannot be {type(schedule).__name__}: it follows a metric or sets another value than "
+                "the LR; use torch.optim.lr_scheduler.ReduceLROnPlateau, or a Schedule of lightning_lr.schedules."
+            )
         if isinstance(schedule, ScheduleCallback):
             if momentum is not None:
                 raise ValueError("`momentum` is for a Schedule; a callback brings its own momentum schedule.")
