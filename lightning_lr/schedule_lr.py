@@ -112,7 +112,7 @@ class ScheduleLR(TorchLRScheduler):
         self._callback = callback
         self._plan = self._build(optimizer, callback.base_lrs(optimizer))
         super().__init__(optimizer)
-        self.base_lrs = [float(b) for b in self._bases]  # PyTorch's `initial_lr` unless the callback says otherwise
+        self.base_lrs = [float(b) for b in self._bases]  # the groups' LRs now (or the callback's max_lr)
 
     def _build(self, optimizer: Optimizer, bases: list[float]) -> OptimizerPlan:
         self._bases = list(bases)
@@ -154,7 +154,8 @@ class ScheduleLR(TorchLRScheduler):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the step and base LRs, then write that step's LR (and momentum) into the optimizer."""
+        """Restore the step, base LRs and lengths (as PyTorch, they replace the constructor's), then write that
+        step's LR (and momentum) into the optimizer."""
         version = state_dict.get("version", STATE_VERSION)
         if version > STATE_VERSION:
             raise ValueError(
