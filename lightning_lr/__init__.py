@@ -12,6 +12,7 @@ from lightning_lr.callbacks import (
     CosineRestarts,
     Cyclical,
     ExponentialDecay,
+    HyperparameterScheduler,
     LRScheduler,
     MultiStepDecay,
     OneCycle,
@@ -26,6 +27,8 @@ from lightning_lr.callbacks import (
     WarmupStableDecay,
 )
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
+from lightning_lr.param_groups import layerwise_param_groups
+from lightning_lr.schedule_lr import ScheduleLR
 
 __version__ = "0.1.0"
 
@@ -35,6 +38,7 @@ __all__ = [
     "Cyclical",
     "ExponentialDecay",
     "FinderResult",
+    "HyperparameterScheduler",
     "LRFinder",
     "LRScheduler",
     "MultiStepDecay",
@@ -44,6 +48,7 @@ __all__ = [
     "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
+    "ScheduleLR",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
@@ -51,5 +56,6 @@ __all__ = [
     "__version__",
     "find_lr",
     "finder",
+    "layerwise_param_groups",
     "schedules",
 ]

@@ -4,6 +4,7 @@ from lightning_lr.callbacks.base import ScheduleCallback, ScheduleConflictError
 from lightning_lr.callbacks.cyclical import Cyclical
 from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, ExponentialDecay, MultiStepDecay, StepDecay
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
 from lightning_lr.callbacks.one_cycle import OneCycle
 from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
 from lightning_lr.callbacks.scale import ScaleLR
@@ -15,6 +16,7 @@ __all__ = [
     "CosineRestarts",
     "Cyclical",
     "ExponentialDecay",
+    "HyperparameterScheduler",
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",

@@ -124,6 +124,11 @@ class ScheduleCallback(Callback):
         """The base LR of each group, captured once at the start of a fresh fit."""
         return [float(g["lr"]) for g in optimizer.param_groups]
 
+    def param_keys(self) -> frozenset[str]:
+        """The param-group keys this callback writes; two callbacks on one optimizer conflict when these meet."""
+        cycles = getattr(self, "cycle_momentum", False) is True or getattr(self, "momentum", None) is not None
+        return frozenset({"lr", "momentum", "betas"} if cycles else {"lr"})
+
     # ------------------------------------------------------------------ state
     @property
     @override
@@ -232,7 +237,7 @@ class ScheduleCallback(Callback):
     ) -> None:
         if self._handed_over or not self._plans:
             return
-        if batch_idx == 0:  # after every on_train_epoch_start: a scheduler another callback added there
+        if batch_idx == 0 and "lr" in self.param_keys():  # a scheduler another callback added this epoch
             check_hosted_schedulers(type(self).__name__, trainer, [p.optimizer for p in self._plans])
         self._apply_all(trainer)
         self._reporter.before_step(trainer, self.current_values)
@@ -276,19 +281,21 @@ class ScheduleCallback(Callback):
         return managed_optimizers(type(self).__name__, trainer, self.optimizer_indices)
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
-        check_hosted_schedulers(type(self).__name__, trainer, optimizers)
-        mine = {id(o) for o in optimizers}
+        mine, keys = {id(o) for o in optimizers}, self.param_keys()
+        if "lr" in keys:
+            check_hosted_schedulers(type(self).__name__, trainer, optimizers)
         for other in trainer.callbacks:  # type: ignore[attr-defined]
             if other is self or not isinstance(other, ScheduleCallback):
                 continue
-            if {id(o) for o in other._managed(trainer)} & mine:
+            shared = sorted(keys & other.param_keys())
+            if shared and {id(o) for o in other._managed(trainer)} & mine:
                 raise ScheduleConflictError(
-                    f"{type(self).__name__} and {type(other).__name__} both set the LR of the same optimizer; "
+                    f"{type(self).__name__} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
                     "give each its own with `optimizers=[index]`, or compose the schedules into one."
                 )
 
     def _describe(self, trainer: pl.Trainer, num_optimizers: int) -> Run:
-        run = describe_run(trainer, self.interval, num_optimizers)
+        run = describe_run(trainer, self.interval, num_optimizers, owns_lr="lr" in self.param_keys())
         name = type(self).__name__
         if run.handover_epoch == 0:
             raise ScheduleConflictError(

@@ -74,14 +74,15 @@ class Run:
     handover_pending: bool = False
 
 
-def describe_run(trainer: pl.Trainer, interval: str, num_optimizers: int = 1) -> Run:
-    """The run as a schedule with ``interval`` (``"step"`` or ``"epoch"``) sees it."""
+def describe_run(trainer: pl.Trainer, interval: str, num_optimizers: int = 1, owns_lr: bool = True) -> Run:
+    """The run as a schedule with ``interval`` (``"step"`` or ``"epoch"``) sees it; SWA ends it only for
+    a schedule that sets the LR (``owns_lr``)."""
     load_train_dataloader(trainer)
     automatic = bool(trainer.lightning_module.automatic_optimization)
     batches = float(trainer.num_training_batches)
     accumulation = _accumulation_of_epoch(trainer)
     steps_per_epoch = float(math.ceil(batches / accumulation(0))) if math.isfinite(batches) else math.inf
-    handover = swa_start_epoch(trainer)
+    handover = swa_start_epoch(trainer) if owns_lr else None
     max_epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 else -1
     if handover is not None and (max_epochs < 0 or handover < max_epochs):
         max_epochs = handover
@@ -101,7 +102,7 @@ def describe_run(trainer: pl.Trainer, interval: str, num_optimizers: int = 1) ->
         exact=automatic,
         debug=bool(getattr(trainer, "fast_dev_run", False)),
         handover_epoch=handover,
-        handover_pending=handover is None and has_swa(trainer),
+        handover_pending=handover is None and owns_lr and has_swa(trainer),
     )
 
 
