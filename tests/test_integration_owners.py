@@ -20,12 +20,14 @@ from torch import nn
 from lightning_lr import (
     CosineAnnealing,
     ExponentialDecay,
+    HyperparameterScheduler,
     LRFinder,
     MultiStepDecay,
     OneCycle,
     ScheduleConflictError,
     StepDecay,
 )
+from lightning_lr.schedules import Linear
 from tests.helpers import TinyModel, make_trainer
 from tests.test_behaviour import CrashAfter, CrashError
 from tests.test_integration_length import infos, one_cycle_lrs
@@ -75,7 +77,7 @@ def test_a_group_added_by_backbone_finetuning_joins_the_schedule(
     written = min(1.5 * 0.1 * head[16], head[32])
     assert lrs[32][1] == pytest.approx(written, rel=1e-12)
     assert [lrs[k][1] / head[k] for k in range(32, 48)] == pytest.approx([written / head[32]] * 16, rel=1e-9)
-    assert "param group 1 of SGD appeared at step 16" in caplog.text
+    assert "param group 1 of SGD appeared at step 16 (lr=" in caplog.text
     assert set(schedule.current_values()) == {"lr-SGD/pg1", "lr-SGD/pg2"}  # the new group is logged too
 
 
@@ -85,6 +87,18 @@ def test_resume_after_the_backbone_is_unfrozen_gives_the_uninterrupted_sequence(
     after, _ = _finetune(tmp_path / "b", ckpt=str(tmp_path / "a" / "crash.ckpt"))
     assert len(before.recorder.lrs) == 40
     assert before.recorder.lrs + after.recorder.lrs == full.recorder.lrs
+
+
+def test_a_joined_group_gets_the_same_weight_decay_and_keeps_its_lr(tmp_path: Path) -> None:
+    """A HyperparameterScheduler (absolute values) gives a group added mid-run the same values as the others."""
+    model = WithBackbone()
+    decay = HyperparameterScheduler("weight_decay", Linear(0.0, 0.3))
+    backbone = BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+    trainer = make_trainer(tmp_path, [backbone, decay], max_epochs=2)
+    trainer.fit(model)
+    head, body = trainer.optimizers[0].param_groups
+    assert body["weight_decay"] == head["weight_decay"] == pytest.approx(0.3)  # the value after the last step
+    assert body["lr"] == pytest.approx(0.1 * 0.1)  # its LR is BackboneFinetuning's, untouched
 
 
 # ------------------------------------------------------------------------------------ StochasticWeightAveraging

@@ -264,7 +264,7 @@ def sgd() -> torch.optim.Optimizer:
         ({"schedule": Cosine(1.0, 0.0), "steps_per_epoch": 2.5}, TypeError, "`steps_per_epoch` must be an int"),
         ({"schedule": Cosine(1.0, 0.0)}, ValueError, "Give `total_steps`"),
         ({"schedule": Cosine(1.0, 0.0, epochs(2)), "total_steps": 100}, ValueError, "`steps_per_epoch` for durations"),
-        ({"schedule": Cosine(1.0, 0.0, 50), "total_steps": 100}, ValueError, "spans 50"),
+        ({"schedule": ll.OneCycle(total_steps=50), "total_steps": 100}, ValueError, "spans 50"),
         ({"schedule": ll.OneCycle(), "total_steps": 10, "momentum": Constant(0.9)}, ValueError, "`momentum` is for"),
         ({"schedule": ll.ReduceLROnPlateau("loss")}, TypeError, "cannot be ReduceLROnPlateau"),
         ({"schedule": ll.HyperparameterScheduler("weight_decay", Constant(0.1))}, TypeError, "cannot be Hyper"),

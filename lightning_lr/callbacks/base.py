@@ -24,14 +24,7 @@ from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted
 from lightning_lr.callbacks.options import WarmupLike, parse_indices, parse_warmup
 from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key
 from lightning_lr.callbacks.resume import StartPoint, start_point
-from lightning_lr.callbacks.run_length import (
-    Run,
-    describe_run,
-    end_note,
-    fit_start_note,
-    refuse_shorter,
-    unresolvable,
-)
+from lightning_lr.callbacks.run_length import Run, describe_run, end_note, fit_start_note, refuse_shorter, unresolvable
 from lightning_lr.checks import check_bool, check_choice, check_closed_interval
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
@@ -295,14 +288,8 @@ class ScheduleCallback(Callback):
                 )
 
     def _describe(self, trainer: pl.Trainer, num_optimizers: int) -> Run:
-        run = describe_run(trainer, self.interval, num_optimizers, owns_lr="lr" in self.param_keys())
-        name = type(self).__name__
-        if run.handover_epoch == 0:
-            raise ScheduleConflictError(
-                f"{name}: StochasticWeightAveraging sets the LR from the first epoch (swa_epoch_start), so {name} "
-                "would never set it; start SWA later or remove the callback."
-            )
-        return run
+        owns_lr = "lr" in self.param_keys()
+        return describe_run(trainer, self.interval, num_optimizers, owns_lr=owns_lr, name=type(self).__name__)
 
     def build_plan(
         self,
@@ -373,34 +360,35 @@ class ScheduleCallback(Callback):
     # ------------------------------------------------------------------ param groups that appear mid-run
     def _sync_joined(self, plan: OptimizerPlan, t: float) -> None:
         added = plan.sync_groups(t)
-        if not added:
-            return
-        self._names = self._series_names()
-        self._groups_joined(plan, len(added))
-        for index, lr, ratio in added:
+        if added:
+            self._names = self._series_names()
+            self._groups_joined(plan, len(added))
+        for index, value, ratio in added:
             rank_zero_info(
                 f"{type(self).__name__}: param group {index} of {type(plan.optimizer).__name__} appeared at "
-                f"{self.interval} {t:g} with lr={lr:.4g}; it joins the schedule at {ratio:.4g} x group 0's LR "
-                f"(logged as {self._names[self._plans.index(plan)][index]})."
+                f"{self.interval} {t:g} ({plan.groups[0].key}={value:.4g}); it joins the schedule at {ratio:.4g} x "
+                f"group 0's value (logged as {self._names[self._plans.index(plan)][index]})."
             )
 
     def _groups_joined(self, plan: OptimizerPlan, count: int) -> None:
         """Called after ``count`` groups joined ``plan`` (subclasses that keep per-group state extend it)."""
 
     def _series_names(self) -> list[list[str]]:
+        """``LearningRateMonitor``'s names of the managed groups (``lr-SGD/pg2``; ``lr-SGD-weight_decay`` for a key)."""
         names = series_names(self._all_optimizers)
-        return [names[self._all_optimizers.index(p.optimizer)] for p in self._plans]
+        suffix = "" if self.param_keys() & {"lr"} else "-" + "-".join(sorted(self.param_keys()))
+        return [[n + suffix for n in names[self._all_optimizers.index(p.optimizer)]] for p in self._plans]
 
     # ------------------------------------------------------------------ run length and other LR owners
     def _owned_by_swa(self, trainer: pl.Trainer) -> bool:
         """From SWA's start epoch on the LR is SWA's: hand it over, once, and say so."""
-        if self._handover is None or trainer.current_epoch < self._handover:
-            return False
-        if not self._handed_over:
+        owned = self._handover is not None and trainer.current_epoch >= self._handover
+        if owned and not self._handed_over:
             self._handed_over = True
             self._remove_hooks()
+            name = type(self).__name__
             rank_zero_info(
-                f"{type(self).__name__}: StochasticWeightAveraging sets the LR from epoch {self._handover} "
-                f"(its swa_epoch_start); {type(self).__name__} planned the epochs before it and stops here."
+                f"{name}: StochasticWeightAveraging sets the LR from epoch {self._handover} (its swa_epoch_start); "
+                f"{name} planned the epochs before it and stops here."
             )
-        return True
+        return owned

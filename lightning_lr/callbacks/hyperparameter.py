@@ -3,31 +3,21 @@ r"""Schedules for param-group values other than the LR: weight decay, Adam's ``e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr.callbacks.base import GroupPlan, Interval, OptimizerPlan, ScheduleCallback, ScheduleConflictError
+from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, ScheduleConflictError
 from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_bool
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.schedules import Affine, Schedule, Timeline
 from lightning_lr.schedules.combinators import _check_schedule
 
 _NOT_NUMERIC = ("params", "betas", "name")
-
-
-@dataclass
-class KeyPlan(GroupPlan):
-    """A param group's schedule for one key other than ``lr`` (no momentum)."""
-
-    key: str = "lr"
-
-    def apply(self, t: float) -> None:
-        self.group[self.key] = self.lr(t)
 
 
 class _KeyReporter(Reporter):
@@ -129,18 +119,24 @@ class HyperparameterScheduler(ScheduleCallback):
         return Affine(resolved, scale=base_lr) if self.relative else resolved
 
     def build_plan(
-        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock
+        self,
+        optimizer: Optimizer,
+        bases: list[float],
+        timeline: Timeline,
+        clock: OptimizerClock,
+        *,
+        run: Run | None = None,
     ) -> OptimizerPlan:
-        """The plan of :class:`ScheduleCallback`, writing ``key`` instead of ``lr``."""
-        self.base_lrs(optimizer)  # every group holds a number under `key`
-        plan = super().build_plan(optimizer, bases, timeline, clock)
-        plan.groups = [KeyPlan(g.group, g.lr, None, None, self.key) for g in plan.groups]
-        return plan
+        """The plan of :class:`ScheduleCallback`, writing ``key`` instead of ``lr``.
 
-    @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_train_start(trainer, pl_module)
-        self._names = [[f"{name}-{self.key}" for name in names] for names in self._names]
+        A group added mid-run gets the same values (``relative=False``), or its value at that moment
+        as its ratio to the first group's (``relative=True``)."""
+        self.base_lrs(optimizer)  # every group holds a number under `key`
+        plan = super().build_plan(optimizer, bases, timeline, clock, run=run)
+        for g in plan.groups:
+            g.key = self.key
+        plan.absolute = not self.relative
+        return plan
 
     def current_values(self) -> dict[str, float]:
         """The value of ``key`` in every managed group, by ``LearningRateMonitor``'s series name."""

@@ -39,11 +39,12 @@ class GroupPlan:
     ratio: float | None = None  # a group that joined mid-run: its LR is `ratio` x the first group's
     reference: Schedule | None = None  # ... the first group's schedule, for a joined group
     written: float = math.nan  # the LR a joined group was last given (another writer changes it)
+    key: str = "lr"  # the param-group value `lr` sets (HyperparameterScheduler: "weight_decay", ...)
 
     def apply(self, t: float) -> None:
         """Write the LR (and momentum) of clock ``t`` into the param group."""
         value = self.lr(t)
-        write_value(self.group, "lr", value)
+        write_value(self.group, self.key, value)
         if self.ratio is not None:
             self.written = value
         if self.momentum is not None:
@@ -116,6 +117,7 @@ class OptimizerPlan:
     stretches: tuple[Stretch, ...] = ()
     warned_past_end: bool = False
     joined: bool = False  # some groups joined mid-run: check them at every step
+    absolute: bool = False  # every group gets the same values: a joined group too, at ratio 1
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -139,7 +141,7 @@ class OptimizerPlan:
         """The plan of a group added mid-run: ``ratio`` x the first group's LR, its momentum schedule too."""
         first = self.groups[0]
         key = first.momentum_key if first.momentum_key is not None and first.momentum_key in group else None
-        plan = GroupPlan(group, first.lr, first.momentum if key else None, key, reference=first.lr)
+        plan = GroupPlan(group, first.lr, first.momentum if key else None, key, reference=first.lr, key=first.key)
         plan.rebase(ratio)
         self.joined = True
         return plan
@@ -158,15 +160,16 @@ class OptimizerPlan:
         becomes its ratio to the first group, so the two cooperate instead of overwriting each other.
         Returns ``(index, lr, ratio)`` of each group that joined now.
         """
-        reference = self.groups[0].lr(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
+        first = self.groups[0]
+        reference = first.lr(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
         for g in self.groups:
-            if g.ratio is not None and float(g.group["lr"]) != g.written and reference > 0:
-                g.rebase(float(g.group["lr"]) / reference)
+            if g.ratio is not None and not self.absolute and float(g.group[g.key]) != g.written and reference > 0:
+                g.rebase(float(g.group[g.key]) / reference)
                 self.applied_at = -1.0
         added = []
         for group in self.optimizer.param_groups[len(self.groups) :]:
-            lr = float(group["lr"])
-            ratio = lr / reference if reference > 0 else 1.0
+            lr = float(group.get(first.key, math.nan))
+            ratio = lr / reference if reference > 0 and not self.absolute and math.isfinite(lr) else 1.0
             self.groups.append(self.joiner(group, ratio))
             added.append((len(self.groups) - 1, lr, ratio))
             self.applied_at = -1.0

@@ -74,15 +74,22 @@ class Run:
     handover_pending: bool = False
 
 
-def describe_run(trainer: pl.Trainer, interval: str, num_optimizers: int = 1, owns_lr: bool = True) -> Run:
+def describe_run(
+    trainer: pl.Trainer, interval: str, num_optimizers: int = 1, owns_lr: bool = True, name: str = "schedule"
+) -> Run:
     """The run as a schedule with ``interval`` (``"step"`` or ``"epoch"``) sees it; SWA ends it only for
-    a schedule that sets the LR (``owns_lr``)."""
+    a schedule that sets the LR (``owns_lr``), and one that SWA owns from the first epoch is refused."""
     load_train_dataloader(trainer)
     automatic = bool(trainer.lightning_module.automatic_optimization)
     batches = float(trainer.num_training_batches)
     accumulation = _accumulation_of_epoch(trainer)
     steps_per_epoch = float(math.ceil(batches / accumulation(0))) if math.isfinite(batches) else math.inf
     handover = swa_start_epoch(trainer) if owns_lr else None
+    if handover == 0:
+        raise ScheduleConflictError(
+            f"{name}: StochasticWeightAveraging sets the LR from the first epoch (swa_epoch_start), so {name} "
+            "would never set it; start SWA later or remove the callback."
+        )
     max_epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 else -1
     if handover is not None and (max_epochs < 0 or handover < max_epochs):
         max_epochs = handover
