@@ -187,7 +187,7 @@ class FinderResult:
 
     # ------------------------------------------------------------------ figure
     def plot(self, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
-        """Loss against LR on a log x-axis, the suggestion marked.
+        """Loss against LR on a log x-axis, the suggestion marked and :attr:`lr_range` shaded.
 
         Args:
             ax: Draw into these axes; ``None``: a new :class:`~matplotlib.figure.Figure` (not

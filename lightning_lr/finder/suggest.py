@@ -216,9 +216,7 @@ def lr_range(
     return _crossing(lrs, t, top, bottom, low), _crossing(lrs, t, top, bottom, high)
 
 
-def climb_point(
-    lrs: Sequence[float], losses: Sequence[float], usable: int, width: float = TREND_WIDTH
-) -> int | None:
+def climb_point(lrs: Sequence[float], losses: Sequence[float], usable: int, width: float = TREND_WIDTH) -> int | None:
     r"""Index of the point where the loss starts to climb clearly, or ``None``.
 
     The first point :math:`i` where :math:`t_i - \min_{j \le i} t_j` exceeds both the noise level
@@ -278,14 +276,13 @@ def _from_climb(
             ),
         )
     reason = (
-        f"{problem.rstrip('.')}. Answered by the divergence rule instead: lr={climb:.3g} ({where}) / "
-        f"{CLIMB_DIVISOR:g}."
+        f"{problem.rstrip('.')}. Answered by the divergence rule instead: lr={climb:.3g} ({where}) / {CLIMB_DIVISOR:g}."
     )
     return Suggestion(lr, method, reason=reason, rule="divergence")
 
 
 def _crossing(lrs: Sequence[float], t: np.ndarray, top: int, bottom: int, fraction: float) -> float:
-    """The LR (interpolated in log-LR) where ``t`` first comes ``fraction`` of the way from ``t[top]`` to ``t[bottom]``."""
+    """The LR (interpolated in log-LR) where ``t`` has come ``fraction`` of the way from ``t[top]`` to ``t[bottom]``."""
     level = t[top] - fraction * (t[top] - t[bottom])
     i = top + int(np.argmax(t[top : bottom + 1] <= level))
     if i == top:  # pragma: no cover - t[top] > level by construction
