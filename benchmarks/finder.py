@@ -25,6 +25,7 @@ Run from the repository root::
     python benchmarks/finder.py            # 3 seeds; writes docs/benchmarks/finder.{md,json}, docs/images/finder*.png
     python benchmarks/finder.py --quick    # 1 seed, writes nothing unless --write
     python benchmarks/finder.py --tasks digits-mlp diabetes-mlp
+    python benchmarks/finder.py --from-json   # re-render the markdown from docs/benchmarks/finder.json
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         "diabetes. Ratios are to the grid-best mean score of a 12-point constant-LR grid from 1e-4 to 1. "
         "`*`: suggested by the divergence fallback (no clear descent).",
         "",
-        "## Point: constant LR",
+        "## Benchmark: point (constant LR)",
         "",
         "| task | grid-best LR (score) | `LRFinder()` LR (per seed) | ours / grid-best | cost / grid | "
         + " | ".join(f"rule `{m}`" for m in METHODS)
@@ -250,7 +251,7 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
             misses.append(f"{s['task']}: the test costs {s['cost_ratio']:.3f} of the grid (target {TARGET_COST})")
     lines += [
         "",
-        "## Range: schedules fed by `lr_range`",
+        "## Benchmark: range (schedules fed by `lr_range`)",
         "",
         "| task | `lr_range` (per seed) | schedule | ours (sd) | best hand-picked bounds (sd) | gap | 2 SE "
         "| within noise |",
@@ -279,7 +280,7 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         "Hand-picked bounds: Cyclical `max_lr/ratio` (base_lr = max_lr / ratio), OneCycle `max_lr` "
         "(div_factor 25). Gap: best hand-picked mean minus ours; within noise: gap <= 2 SE.",
         "",
-        "## Targets",
+        "## Benchmark: targets",
         "",
         f"Ours >= {TARGET_SCORE} of the grid-best on every task, never below Lightning's suggestion, test cost <= "
         f"{TARGET_COST} of the grid; schedules fed by `lr_range` within seed noise of the best hand-picked bounds.",
@@ -311,7 +312,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the docs files also with --quick")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", nargs="*", default=[t.name for t in TASKS], choices=[t.name for t in TASKS])
+    parser.add_argument("--from-json", action="store_true", help="only re-render the docs files from finder.json")
     args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.from_json:
+        data = json.loads((REPO / "docs" / "benchmarks" / "finder.json").read_text())
+        save(data["tasks"], data["seeds"])
+        return
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     torch.set_num_threads(1)
