@@ -38,6 +38,7 @@ import math
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -59,12 +60,14 @@ from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
 TARGET_SCORE, TARGET_COST = 0.97, 0.10
 GRID = [float(v) for v in np.logspace(-4, 0, 12)]
+SCRATCH = tempfile.mkdtemp(prefix="finder-bench-")  # Lightning's lr_find writes a temporary checkpoint here
 mean = statistics.fmean
 
 
 def trainer(epochs: int, callbacks: list[Any] | None = None) -> pl.Trainer:
     return pl.Trainer(
         max_epochs=epochs,
+        default_root_dir=SCRATCH,
         accelerator="cpu",
         devices=1,
         logger=False,
