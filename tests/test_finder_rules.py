@@ -51,7 +51,7 @@ def test_a_clear_descent_is_answered_by_the_rule_itself() -> None:
     assert "divergence" not in result.explain()
 
 
-def test_no_descent_then_divergence_suggests_a_tenth_of_where_the_loss_climbs() -> None:
+def test_no_descent_then_divergence_suggests_a_third_of_where_the_loss_climbs() -> None:
     lrs = grid()
     u = np.log10(lrs)
     losses = 2.3 + noise(100) + np.where(u > -2.0, 30.0 * (u + 2.0) ** 2, 0.0)  # flat, then blows up from 1e-2
@@ -62,19 +62,19 @@ def test_no_descent_then_divergence_suggests_a_tenth_of_where_the_loss_climbs() 
     for method in METHODS:
         answer = result.suggest(method)
         assert answer.rule == "divergence" and answer.lr == pytest.approx(lrs[climb] / CLIMB_DIVISOR)
-    assert result.rule == "divergence" and result.suggestion == pytest.approx(lrs[climb] / 10)
+    assert result.rule == "divergence" and result.suggestion == pytest.approx(lrs[climb] / 3)
     assert result.reason is not None and result.reason.startswith("no clear descent")
     assert "divergence rule" in result.reason and "divergence rule" in result.explain()
     assert result.lr_range is None  # no region where the loss falls
 
 
-def test_no_descent_then_nan_suggests_a_tenth_of_where_the_test_stopped() -> None:
+def test_no_descent_then_nan_suggests_a_third_of_where_the_test_stopped() -> None:
     lrs = grid()
     losses = list(2.3 + noise(100))
     losses[70] = math.nan
     result = FinderResult.from_curve(lrs, losses, usable=70, stop_reason=f"loss was nan at lr={lrs[70]:.3g}")
     assert result.rule == "divergence"
-    assert result.suggestion == pytest.approx(lrs[70] / 10)
+    assert result.suggestion == pytest.approx(lrs[70] / 3)
     assert result.reason is not None and "where the test stopped" in result.reason
 
 

@@ -43,7 +43,7 @@ class FinderResult:
         monitor: The curve's loss: ``"train loss"`` or the name of the validation metric.
         seconds: Wall time of the test, snapshot and restore included.
         rule: The rule that gave :attr:`suggestion`: :attr:`method`, or ``"divergence"`` (no clear
-            descent, but the loss climbed: a tenth of the LR where it started to); ``None`` without one.
+            descent, but the loss climbed: a third of the LR where it started to); ``None`` without one.
 
     Example:
         >>> import math

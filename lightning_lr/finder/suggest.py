@@ -41,8 +41,9 @@ RANGE_FRACTIONS = (0.1, 0.9)
 """:func:`lr_range`: the LRs where the loss has come this far down its main descent."""
 CLIMB_FRACTION = 0.05
 """A climb counts once ``t`` is this fraction of its whole span (and the noise level) above its lowest value so far."""
-CLIMB_DIVISOR = 10.0
-"""The ``"divergence"`` fallback suggests the LR where the loss starts to climb divided by this."""
+CLIMB_DIVISOR = 3.0
+"""The ``"divergence"`` fallback suggests the LR where the loss starts to climb divided by this (the classic
+rule divides by 10; 3 did better on the benchmark's curves, see docs/finder.md)."""
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,10 @@ def suggest(
 
     When the curve has no clear descent but the loss climbs (or the test stopped on divergence or
     a NaN loss), every method falls back to the ``"divergence"`` rule (:func:`climb_point`): the
-    LR where the loss starts to climb, divided by :data:`CLIMB_DIVISOR`; ``rule`` says so and
+    LR where the loss starts to climb, divided by :data:`CLIMB_DIVISOR` (3); ``rule`` says so and
     ``reason`` says why ``method`` could not answer. No answer (``lr=None``, ``reason`` set) only
     for a curve without that information: a loss that never changed or never climbed, fewer than
-    :data:`MIN_POINTS` usable points, or a climb so early that a tenth of its LR lies below the
+    :data:`MIN_POINTS` usable points, or a climb so early that a third of its LR lies below the
     range tested.
 
     Args:
@@ -153,8 +154,8 @@ def suggest(
         'the loss did not change over the whole range ...'
         >>> flat_then_up = [1.0 + max(0.0, math.log10(lr) + 2.0) for lr in lrs]  # climbs from 1e-2 on
         >>> answer = suggest(lrs, flat_then_up, 51, "valley")
-        >>> answer.rule, round(math.log10(answer.lr), 1)
-        ('divergence', -3.0)
+        >>> answer.rule, round(math.log10(answer.lr), 2)  # a third of 1e-2
+        ('divergence', -2.48)
     """
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
@@ -259,7 +260,7 @@ def _from_climb(
     stop: str,
     width: float,
 ) -> Suggestion:
-    """The ``"divergence"`` fallback: a tenth of the LR where the loss starts to climb."""
+    """The ``"divergence"`` fallback: the LR where the loss starts to climb over :data:`CLIMB_DIVISOR`."""
     index = _climb(lrs, raw, t, usable, width)
     if index is None:
         return Suggestion(None, method, reason=problem)
@@ -271,8 +272,8 @@ def _from_climb(
             None,
             method,
             reason=(
-                f"{problem.rstrip('.')}; the loss climbed from lr={climb:.3g} on ({where}), and a tenth of it is "
-                f"below the range tested ({lrs[0]:.3g}): lower `min_lr`."
+                f"{problem.rstrip('.')}; the loss climbed from lr={climb:.3g} on ({where}), and that over "
+                f"{CLIMB_DIVISOR:g} is below the range tested ({lrs[0]:.3g}): lower `min_lr`."
             ),
         )
     reason = (
