@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lightning_lr.finder.suggest import CLIMB_DIVISOR
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -47,6 +49,9 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
             continue
         if answer.rule == "divergence" and method != result.method:
             continue  # every rule falls back to the same answer: mark it once
+        if answer.rule == "divergence":
+            climb = answer.lr * CLIMB_DIVISOR
+            ax.axvline(climb, color="tab:brown", linestyle=":", linewidth=1.5, label=f"loss climbs: {climb:.3g}")
         color = _COLORS.get(method, "tab:red")
         y = float(np.interp(math.log(answer.lr), np.log(lrs[:usable]), trend))
         ax.axvline(answer.lr, color=color, linestyle="--", linewidth=1.0)
