@@ -3,8 +3,13 @@ r"""Cyclical learning rates (Smith 2017): triangular, triangular2 and exp_range.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+import lightning.pytorch as pl
+from typing_extensions import override
+
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, ScheduleConflictError, WarmupLike
+from lightning_lr.callbacks.finder_range import FinderRange
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -20,6 +25,9 @@ from lightning_lr.schedules import Schedule, Span, Timeline, between, triangle_w
 from lightning_lr.schedules.base import DurationLike
 from lightning_lr.schedules.recipes import CyclicMode
 
+FALLBACK_RATIO = 4.0
+"""Without the finder's range, ``base_lr = max_lr / FALLBACK_RATIO`` (Smith 2017: 3 to 4)."""
+
 
 class Cyclical(ScheduleCallback):
     r"""Cyclical LR, step for step identical to PyTorch's ``CyclicLR``.
@@ -32,9 +40,17 @@ class Cyclical(ScheduleCallback):
 
     Momentum moves the other way: :math:`m(t) = m_{max} - (m_{max} - m_{base})\, h(t)\,\phi`.
 
+    A bound left ``None`` comes from the range of an ``LRFinder(apply=True)`` among the callbacks
+    (:attr:`FinderResult.lr_range <lightning_lr.finder.FinderResult.lr_range>`, Smith's use of the
+    range test): :math:`\eta_{base} = r\,\eta_{low}`, :math:`\eta_{max} = r\,\eta_{high}`, with
+    :math:`r` the group's LR over the first group's (ratios between groups kept). When the finder
+    found no range, a warning says so and ``max_lr`` is each group's LR (the suggestion, when there
+    is one), ``base_lr`` a quarter of it (Smith: "3 to 4 times" below). Without an
+    ``LRFinder(apply=True)`` a ``None`` bound is refused at fit start.
+
     Args:
-        base_lr: Lower LR bound, one number or one per param group.
-        max_lr: Upper LR bound, one number or one per param group.
+        base_lr: Lower LR bound, one number or one per param group; ``None``: from the LR finder.
+        max_lr: Upper LR bound, one number or one per param group; ``None``: from the LR finder.
         step_size_up: Clock units of the rising half (a number, or ``"4 epochs"``).
         step_size_down: Clock units of the falling half; ``None``: same as ``step_size_up``.
         mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
@@ -46,14 +62,16 @@ class Cyclical(ScheduleCallback):
 
     Example:
         >>> callback = Cyclical(base_lr=1e-3, max_lr=1e-2, step_size_up="4 epochs", mode="triangular2")
+        >>> from lightning_lr import LRFinder
+        >>> callbacks = [LRFinder(), Cyclical(step_size_up="2 epochs")]  # bounds from the range test
 
     Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017.
     """
 
     def __init__(
         self,
-        base_lr: float | list[float],
-        max_lr: float | list[float],
+        base_lr: float | list[float] | None = None,
+        max_lr: float | list[float] | None = None,
         step_size_up: DurationLike = 2000,
         step_size_down: DurationLike | None = None,
         mode: CyclicMode = "triangular",
@@ -69,9 +87,16 @@ class Cyclical(ScheduleCallback):
         log_loss: bool = True,
     ) -> None:
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
-        self.base_lr = per_group("base_lr", base_lr, check_non_negative)
-        self.max_lr = per_group("max_lr", max_lr, check_positive)
-        check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
+        self.base_lr = None if base_lr is None else per_group("base_lr", base_lr, check_non_negative)
+        self.max_lr = None if max_lr is None else per_group("max_lr", max_lr, check_positive)
+        if self.base_lr is not None and self.max_lr is not None:
+            check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
+        missing = " and ".join(n for n, v in (("base_lr", self.base_lr), ("max_lr", self.max_lr)) if v is None)
+        self.finder_range = FinderRange(
+            f"Cyclical({missing}=None)",
+            (1.0 / FALLBACK_RATIO, 1.0),
+            f"max_lr is each group's LR, base_lr a {FALLBACK_RATIO:g}th of it.",
+        )
         self.step_size_up = Span.positive(step_size_up, "step_size_up")
         self.step_size_down = None if step_size_down is None else Span.positive(step_size_down, "step_size_down")
         self.mode: CyclicMode = check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))  # type: ignore[assignment]
@@ -86,9 +111,47 @@ class Cyclical(ScheduleCallback):
         down = None if self.step_size_down is None else self.step_size_down.in_steps(timeline)
         return triangle_wave(up, down, self.mode, self.gamma)
 
+    @property
+    def from_finder(self) -> bool:
+        """Whether a bound comes from the LR finder (``base_lr`` or ``max_lr`` left ``None``)."""
+        return self.base_lr is None or self.max_lr is None
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self.finder_range.require(trainer)
+        super().on_fit_start(trainer, pl_module)
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self.finder_range.resolve(trainer)
+        super().on_train_start(trainer, pl_module)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        return {**state, **self.finder_range.state()} if state else state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(self.finder_range.load(state_dict))
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        low = pick_group("base_lr", self.base_lr, group_index, num_groups)
-        high = pick_group("max_lr", self.max_lr, group_index, num_groups)
+        low_factor, high_factor = self.finder_range.bounds()
+        if self.base_lr is None:
+            low = base_lr * low_factor
+        else:
+            low = pick_group("base_lr", self.base_lr, group_index, num_groups)
+        if self.max_lr is None:
+            high = base_lr * high_factor
+        else:
+            high = pick_group("max_lr", self.max_lr, group_index, num_groups)
+        if low > high and self.finder_range.factors is not None:  # checked once the finder has answered
+            raise ScheduleConflictError(
+                f"Cyclical: base_lr ({low:.4g}) > max_lr ({high:.4g}) for param group {group_index} once the "
+                "bounds from the LR finder are filled in; give both bounds, or neither."
+            )
         return between(self._wave(timeline), low, high)
 
     def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:

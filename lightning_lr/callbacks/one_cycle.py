@@ -3,10 +3,14 @@ r"""1cycle: up to the peak LR and down again, momentum the other way (Smith & To
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import lightning.pytorch as pl
 from torch.optim import Optimizer
+from typing_extensions import override
 
 from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.finder_range import FinderRange
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -21,6 +25,9 @@ from lightning_lr.checks import (
 from lightning_lr.schedules import Schedule, Timeline, one_cycle, one_cycle_momentum
 from lightning_lr.schedules.recipes import AnnealStrategy
 
+FALLBACK_DIV_FACTOR = 25.0
+"""``OneCycle(div_factor=None)`` without a range from the finder: PyTorch's default."""
+
 
 class OneCycle(ScheduleCallback):
     r"""The 1cycle policy, step for step identical to PyTorch's ``OneCycleLR``.
@@ -33,13 +40,22 @@ class OneCycle(ScheduleCallback):
     Momentum (or Adam's :math:`\beta_1`) moves the opposite way between ``base_momentum`` and
     ``max_momentum``.
 
+    ``div_factor=None`` takes the whole cycle from the range of an ``LRFinder(apply=True)`` among
+    the callbacks (:attr:`FinderResult.lr_range <lightning_lr.finder.FinderResult.lr_range>`): the
+    peak is :math:`r\,\eta_{high}` and the start :math:`r\,\eta_{low}`
+    (:math:`\mathrm{div\_factor} = \eta_{high}/\eta_{low}`), :math:`r` the group's LR over the
+    first group's. When the finder found no range, a warning says so and the cycle peaks at each
+    group's LR with ``div_factor=25`` (PyTorch's default). Without an ``LRFinder(apply=True)`` it is
+    refused at fit start.
+
     Args:
         max_lr: Peak LR, one number or one per param group. ``None``: each group's configured LR
             (or the LR finder's suggestion) is its peak, keeping the ratios between groups.
         total_steps: Length of the cycle in clock units. ``None``: the whole run (after warmup).
         pct_start: Fraction of the cycle spent rising, in (0, 1).
         anneal_strategy: ``"cos"`` or ``"linear"``.
-        div_factor: :math:`\eta_0 = \eta_{max} / \mathrm{div\_factor}`.
+        div_factor: :math:`\eta_0 = \eta_{max} / \mathrm{div\_factor}`. ``None``: peak and start
+            from the LR finder's range (needs ``max_lr=None``).
         final_div_factor: :math:`\eta_{min} = \eta_0 / \mathrm{final\_div\_factor}`.
         three_phase: Come back down to :math:`\eta_0` before annihilating the LR.
         cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
@@ -62,7 +78,7 @@ class OneCycle(ScheduleCallback):
         total_steps: int | None = None,
         pct_start: float = 0.3,
         anneal_strategy: AnnealStrategy = "cos",
-        div_factor: float = 25.0,
+        div_factor: float | None = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
         cycle_momentum: bool = True,
@@ -82,7 +98,17 @@ class OneCycle(ScheduleCallback):
         self.anneal_strategy: AnnealStrategy = check_choice(  # type: ignore[assignment]
             "anneal_strategy", anneal_strategy, ("cos", "linear")
         )
-        self.div_factor = check_positive("div_factor", div_factor)
+        self.div_factor = None if div_factor is None else check_positive("div_factor", div_factor)
+        if div_factor is None and max_lr is not None:
+            raise ValueError(
+                f"`div_factor=None` takes the peak and the start of the cycle from the LR finder's range, so "
+                f"`max_lr` must be None too; got max_lr={max_lr!r}. Give a `div_factor`, or leave `max_lr` unset."
+            )
+        self.finder_range = FinderRange(
+            "OneCycle(div_factor=None)",
+            (1.0 / FALLBACK_DIV_FACTOR, 1.0),
+            f"The cycle peaks at each group's LR, with div_factor={FALLBACK_DIV_FACTOR:g}.",
+        )
         self.final_div_factor = check_positive("final_div_factor", final_div_factor)
         self.three_phase = check_bool("three_phase", three_phase)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
@@ -107,13 +133,43 @@ class OneCycle(ScheduleCallback):
     def span(self, timeline: Timeline) -> float | None:
         return self._cycle_steps(timeline)
 
+    @property
+    def from_finder(self) -> bool:
+        """Whether peak and start come from the LR finder's range (``div_factor=None``)."""
+        return self.div_factor is None
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self.finder_range.require(trainer)
+        super().on_fit_start(trainer, pl_module)
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self.finder_range.resolve(trainer)
+        super().on_train_start(trainer, pl_module)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        return {**state, **self.finder_range.state()} if state else state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(self.finder_range.load(state_dict))
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        div_factor = self.div_factor
+        if div_factor is None:
+            low_factor, high_factor = self.finder_range.bounds()
+            base_lr, div_factor = base_lr * high_factor, high_factor / low_factor
         return one_cycle(
             base_lr,
             self._cycle_steps(timeline),
             self.pct_start,
             self.anneal_strategy,
-            self.div_factor,
+            div_factor,
             self.final_div_factor,
             self.three_phase,
         )

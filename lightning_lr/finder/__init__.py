@@ -10,6 +10,17 @@ from lightning_lr.finder.callback import LRFinder
 from lightning_lr.finder.function import find_lr
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig
-from lightning_lr.finder.suggest import METHODS, Suggestion, smooth, suggest
+from lightning_lr.finder.suggest import METHODS, Suggestion, climb_point, lr_range, smooth, suggest
 
-__all__ = ["METHODS", "FinderConfig", "FinderResult", "LRFinder", "Suggestion", "find_lr", "smooth", "suggest"]
+__all__ = [
+    "METHODS",
+    "FinderConfig",
+    "FinderResult",
+    "LRFinder",
+    "Suggestion",
+    "climb_point",
+    "find_lr",
+    "lr_range",
+    "smooth",
+    "suggest",
+]

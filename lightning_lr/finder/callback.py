@@ -7,7 +7,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from typing_extensions import override
 
 from lightning_lr.checks import check_bool, check_choice, check_positive, check_positive_int, check_real
@@ -172,6 +172,8 @@ class LRFinder(Callback):
             rank_zero_info(f"LRFinder: no range test: {self.result.reason}.")
             return
         check_strategy(trainer.strategy)
+        if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
+            return
         result = run_range_test(trainer, pl_module, self.config, self._val_source)
         self.result = result
         if trainer.is_global_zero:
@@ -183,6 +185,24 @@ class LRFinder(Callback):
             return
         if self.apply:
             self._apply(trainer, result)
+
+    def _skip_for_fixed_lrs(self, trainer: pl.Trainer) -> bool:
+        """Skip the test, with a warning, when schedules with absolute LRs own every optimizer.
+
+        Their LRs do not depend on the optimizer's, so a suggestion written there would be dropped.
+        """
+        owners = fixed_lr_owners(trainer)
+        if not owners or len(owners) < len(trainer.optimizers):
+            return False
+        names = ", ".join(sorted({name for name in owners.values()}))
+        why = (
+            f"{names} set absolute LRs, so the suggestion could not take effect; the test was skipped. Leave "
+            "`max_lr` (and `base_lr`) unset to use the finder, or pass `LRFinder(apply=False)` to run the test "
+            "for its curve only"
+        )
+        rank_zero_warn(f"LRFinder: {why}.")
+        self.result = FinderResult.not_run(why, self.config.suggestion)
+        return True
 
     def _apply(self, trainer: pl.Trainer, result: FinderResult) -> None:
         if result.suggestion is None:
@@ -220,3 +240,25 @@ class LRFinder(Callback):
                 rank_zero_info("LRFinder: install matplotlib (the `plot` extra) for the finder figure in TensorBoard.")
                 return
             add_figure(trainer, FINDER_FIGURE_TAG, figure, 0)
+
+
+def fixed_lr_owners(trainer: pl.Trainer) -> dict[int, str]:
+    """``{optimizer index: schedule}`` for the optimizers driven by a schedule with absolute LRs.
+
+    ``OneCycle(max_lr=...)`` and ``Cyclical(base_lr=..., max_lr=...)`` ignore the optimizer's LR,
+    so an ``LRFinder(apply=True)`` suggestion has no effect on those optimizers.
+    """
+    from lightning_lr.callbacks import Cyclical, OneCycle  # the callbacks import the finder lazily too
+
+    owners: dict[int, str] = {}
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, OneCycle) and callback.max_lr is not None:
+            name = "OneCycle(max_lr=...)"
+        elif isinstance(callback, Cyclical) and not callback.from_finder:
+            name = "Cyclical(base_lr=..., max_lr=...)"
+        else:
+            continue
+        indices = callback.optimizer_indices
+        for index in range(len(trainer.optimizers)) if indices is None else indices:
+            owners[index] = name
+    return owners

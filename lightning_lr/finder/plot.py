@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lightning_lr.finder.suggest import CLIMB_DIVISOR
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -17,7 +19,7 @@ _COLORS = {"valley": "tab:red", "steepest": "tab:green", "minimum": "tab:purple"
 
 
 def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
-    """Draw ``result`` (see :meth:`FinderResult.plot`): raw loss, EMA, the rules' smoothed curve, suggestions."""
+    """Draw ``result`` (see :meth:`FinderResult.plot`): raw loss, EMA, the rules' curve, suggestions, ``lr_range``."""
     try:
         from matplotlib.figure import Figure
     except ImportError as error:  # pragma: no cover - matplotlib is an optional dependency
@@ -37,11 +39,19 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
         ax.plot(lrs[:usable], trend, color="tab:blue", linewidth=2.0, label="smoothed loss (rules)")
     if result.diverged:
         ax.axvline(lrs[usable], color="gray", linestyle=":", linewidth=1.0, label="stopped")
+    span = result.lr_range
+    if span is not None:
+        ax.axvspan(span[0], span[1], color="tab:orange", alpha=0.12, label=f"lr_range: {span[0]:.3g} - {span[1]:.3g}")
     methods = [result.method, *(m for m in _COLORS if m != result.method)] if show_all else [result.method]
     for method in methods:
         answer = result.suggest(method)
         if answer.lr is None or not trend:
             continue
+        if answer.rule == "divergence" and method != result.method:
+            continue  # every rule falls back to the same answer: mark it once
+        if answer.rule == "divergence":
+            climb = answer.lr * CLIMB_DIVISOR
+            ax.axvline(climb, color="tab:brown", linestyle=":", linewidth=1.5, label=f"loss climbs: {climb:.3g}")
         color = _COLORS.get(method, "tab:red")
         y = float(np.interp(math.log(answer.lr), np.log(lrs[:usable]), trend))
         ax.axvline(answer.lr, color=color, linestyle="--", linewidth=1.0)
@@ -52,7 +62,7 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
             markersize=8,
             color=color,
             linestyle="none",
-            label=f"{method}: {answer.lr:.3g}",
+            label=f"{method}: {answer.lr:.3g}" if answer.rule == method else f"{answer.rule} rule: {answer.lr:.3g}",
         )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")

@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightning_lr.finder.suggest import METHODS, Method, Suggestion, smooth, still_falling, suggest, trend
+from lightning_lr.finder.suggest import (
+    METHODS,
+    Method,
+    Suggestion,
+    lr_range,
+    smooth,
+    still_falling,
+    suggest,
+    trend,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -28,10 +37,13 @@ class FinderResult:
         stop_reason: Why the test ended (completed, diverged, loss not finite, not run).
         method: The suggestion rule.
         suggestion: The suggested LR, or ``None``.
-        reason: Why ``suggestion`` is ``None`` (``None`` when there is one).
+        reason: Why ``suggestion`` is ``None``; or, when the ``"divergence"`` fallback answered
+            (:attr:`rule`), why ``method`` could not. ``None`` when ``method`` answered.
         note: A caveat about a suggestion, e.g. that the loss was still falling at ``max_lr``.
         monitor: The curve's loss: ``"train loss"`` or the name of the validation metric.
         seconds: Wall time of the test, snapshot and restore included.
+        rule: The rule that gave :attr:`suggestion`: :attr:`method`, or ``"divergence"`` (no clear
+            descent, but the loss climbed: a third of the LR where it started to); ``None`` without one.
 
     Example:
         >>> import math
@@ -57,6 +69,7 @@ class FinderResult:
     note: str | None = None
     monitor: str = "train loss"
     seconds: float = 0.0
+    rule: str | None = None
 
     @classmethod
     def from_curve(
@@ -103,7 +116,7 @@ class FinderResult:
     def with_method(self, method: str) -> FinderResult:
         """Set :attr:`method`, :attr:`suggestion` and :attr:`reason` from rule ``method``; returns ``self``."""
         answer = self.suggest(method)
-        self.method, self.suggestion, self.reason = method, answer.lr, answer.reason
+        self.method, self.suggestion, self.reason, self.rule = method, answer.lr, answer.reason, answer.rule
         self.note = None
         if answer.lr is not None and still_falling(self.lrs, self.losses, self.usable):
             self.note = (
@@ -111,6 +124,32 @@ class FinderResult:
                 "too low: raise `max_lr` until the test diverges."
             )
         return self
+
+    @property
+    def lr_range(self) -> tuple[float, float] | None:
+        r"""``(low, high)``: the LRs between which the loss falls (Smith's range for cyclical LRs).
+
+        The LRs where the centered smoothing :math:`t` (:meth:`trend`) has come 10% and 90% of the
+        way down its main descent (from its highest point before its minimum to the minimum):
+
+        .. math:: t(\eta_{low}) = t_{top} - 0.1\,\Delta,\quad t(\eta_{high}) = t_{top} - 0.9\,\Delta,
+            \qquad \Delta = t_{top} - t_{bottom}
+
+        ``None`` when the curve has no clear descent (see
+        :func:`~lightning_lr.finder.suggest.lr_range`). ``Cyclical(base_lr=None, max_lr=None)`` and
+        ``OneCycle(div_factor=None)`` take it from an ``LRFinder(apply=True)``.
+
+        Example:
+            >>> import math
+            >>> lrs = [10.0 ** (k / 10 - 5) for k in range(51)]
+            >>> losses = [1.0 / (1.0 + math.exp(4 * (math.log10(lr) + 3))) for lr in lrs]  # falls around 1e-3
+            >>> low, high = FinderResult.from_curve(lrs, losses).lr_range
+            >>> round(math.log10(low), 2), round(math.log10(high), 2)
+            (-3.64, -2.36)
+        """
+        if not self.lrs:
+            return None
+        return lr_range(self.lrs, self.losses, self.usable)
 
     @property
     def diverged(self) -> bool:
@@ -122,6 +161,8 @@ class FinderResult:
         points = f"{len(self.lrs)} points, {self.stop_reason}"
         if self.suggestion is not None:
             note = f" Note: {self.note}" if self.note else ""
+            if self.rule is not None and self.rule != self.method:
+                return f"suggested lr={self.suggestion:.4g} ({self.rule} rule; {points}): {self.reason}{note}"
             return f"suggested lr={self.suggestion:.4g} ({self.method} rule; {points}).{note}"
         return f"no suggestion: {self.reason} [{points}]"
 
@@ -146,7 +187,7 @@ class FinderResult:
 
     # ------------------------------------------------------------------ figure
     def plot(self, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
-        """Loss against LR on a log x-axis, the suggestion marked.
+        """Loss against LR on a log x-axis, the suggestion marked and :attr:`lr_range` shaded.
 
         Args:
             ax: Draw into these axes; ``None``: a new :class:`~matplotlib.figure.Figure` (not

@@ -37,6 +37,13 @@ NOISE_FACTOR = 6.0
 (about 95% of pure-noise curves of 30 to 100 points stay below; real curves reach 16 to 200)."""
 VALLEY_FRACTION = 0.5
 """The ``"valley"`` rule picks the point where the loss has come this far down its main descent."""
+RANGE_FRACTIONS = (0.1, 0.9)
+""":func:`lr_range`: the LRs where the loss has come this far down its main descent."""
+CLIMB_FRACTION = 0.05
+"""A climb counts once ``t`` is this fraction of its whole span (and the noise level) above its lowest value so far."""
+CLIMB_DIVISOR = 3.0
+"""The ``"divergence"`` fallback suggests the LR where the loss starts to climb divided by this (the classic
+rule divides by 10; 3 did better on the benchmark's curves, see docs/finder.md)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +53,15 @@ class Suggestion:
     Attributes:
         lr: The suggested LR (of the first param group), or ``None``.
         method: The rule that produced it.
-        reason: Why ``lr`` is ``None``; ``None`` when there is a suggestion.
+        reason: Why ``lr`` is ``None``; or, when the ``"divergence"`` fallback answered, why the
+            rule ``method`` could not (``None`` when ``method`` answered).
+        rule: The rule that answered: ``method``, or ``"divergence"``; ``None`` without an answer.
     """
 
     lr: float | None
     method: str
     reason: str | None = None
+    rule: str | None = None
 
 
 def smooth(losses: Sequence[float], beta: float) -> list[float]:
@@ -116,6 +126,14 @@ def suggest(
       curve and the minimum.
     * ``"minimum"``: the LR of the minimum of ``t``, divided by 10.
 
+    When the curve has no clear descent but the loss climbs (or the test stopped on divergence or
+    a NaN loss), every method falls back to the ``"divergence"`` rule (:func:`climb_point`): the
+    LR where the loss starts to climb, divided by :data:`CLIMB_DIVISOR` (3); ``rule`` says so and
+    ``reason`` says why ``method`` could not answer. No answer (``lr=None``, ``reason`` set) only
+    for a curve without that information: a loss that never changed or never climbed, fewer than
+    :data:`MIN_POINTS` usable points, or a climb so early that a third of its LR lies below the
+    range tested.
+
     Args:
         lrs: The LR of each point, increasing.
         losses: The raw loss of each point.
@@ -134,6 +152,10 @@ def suggest(
         [-3.0, -3.0]
         >>> suggest(lrs, [1.0] * 51, 51, "valley").reason
         'the loss did not change over the whole range ...'
+        >>> flat_then_up = [1.0 + max(0.0, math.log10(lr) + 2.0) for lr in lrs]  # climbs from 1e-2 on
+        >>> answer = suggest(lrs, flat_then_up, 51, "valley")
+        >>> answer.rule, round(math.log10(answer.lr), 2)  # a third of 1e-2
+        ('divergence', -2.48)
     """
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
@@ -142,27 +164,132 @@ def suggest(
         return Suggestion(None, method, reason=problem)
     raw = np.asarray(losses[:usable], dtype=np.float64)
     t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
-    problem = _check_descent(lrs[:usable], raw, t, width)
+    problem, informative = _check_descent(lrs[:usable], raw, t, width)
     if problem is not None:
-        return Suggestion(None, method, reason=problem)
+        if not informative:
+            return Suggestion(None, method, reason=problem)
+        return _from_climb(lrs, raw, t, usable, method, problem, stop, width)
     bottom = int(np.argmin(t))
     if method == "minimum":
-        return Suggestion(float(lrs[bottom]) / MINIMUM_DIVISOR, method)
+        return Suggestion(float(lrs[bottom]) / MINIMUM_DIVISOR, method, rule=method)
     if method == "steepest":
         x = np.log(np.asarray(lrs[:usable], dtype=np.float64))
         slope = np.gradient(t, x)
         start = max(1, usable // 10)
         start = start if start < bottom else 0
         index = start + int(np.argmin(slope[start : bottom + 1]))
-        return Suggestion(float(lrs[index]), method)
+        return Suggestion(float(lrs[index]), method, rule=method)
     top = int(np.argmax(t[: bottom + 1]))
-    level = t[top] - VALLEY_FRACTION * (t[top] - t[bottom])
+    return Suggestion(_crossing(lrs, t, top, bottom, VALLEY_FRACTION), method, rule=method)
+
+
+def lr_range(
+    lrs: Sequence[float], losses: Sequence[float], usable: int, width: float = TREND_WIDTH
+) -> tuple[float, float] | None:
+    r"""The LR range where the loss falls (Smith's range test for cyclical LRs): ``(low, high)``.
+
+    On the main descent of ``t`` = :func:`trend` (from its highest point :math:`t_{top}` before the
+    minimum down to the minimum :math:`t_{bot}`, the descent the ``"valley"`` rule reads), the
+    bounds are the LRs where ``t`` crosses
+
+    .. math:: t_{top} - f\,(t_{top} - t_{bot}),\qquad f = 0.1 \text{ (low)},\ 0.9 \text{ (high)}
+
+    (interpolated in log-LR, :data:`RANGE_FRACTIONS`): the loss has clearly started to fall at
+    ``low`` and has almost stopped falling at ``high``. The ``"valley"`` suggestion (:math:`f = 0.5`)
+    lies between them. ``None`` when the curve has no clear descent (the cases where
+    :func:`suggest` gives no answer or falls back to the ``"divergence"`` rule).
+
+    Example:
+        >>> lrs = [10.0 ** (k / 10 - 5) for k in range(51)]  # 1e-5 .. 1
+        >>> loss = [1.0 / (1.0 + math.exp(4 * (math.log10(lr) + 3))) for lr in lrs]  # falls around 1e-3
+        >>> [round(math.log10(v), 2) for v in lr_range(lrs, loss, 51)]  # logistic: +-ln(9)/4 decades, widened by t
+        [-3.64, -2.36]
+    """
+    if _check_points(lrs, usable, "") is not None:
+        return None
+    raw = np.asarray(losses[:usable], dtype=np.float64)
+    t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
+    if _check_descent(lrs[:usable], raw, t, width)[0] is not None:
+        return None
+    bottom = int(np.argmin(t))
+    top = int(np.argmax(t[: bottom + 1]))
+    low, high = RANGE_FRACTIONS
+    return _crossing(lrs, t, top, bottom, low), _crossing(lrs, t, top, bottom, high)
+
+
+def climb_point(lrs: Sequence[float], losses: Sequence[float], usable: int, width: float = TREND_WIDTH) -> int | None:
+    r"""Index of the point where the loss starts to climb clearly, or ``None``.
+
+    The first point :math:`i` where :math:`t_i - \min_{j \le i} t_j` exceeds both the noise level
+    of the descent test (:data:`NOISE_FACTOR` standard deviations of :func:`trend` on noise) and
+    :data:`CLIMB_FRACTION` of the span of ``t`` (the smoothing spreads a sharp climb over about a
+    decade: its first tremor is not the climb), and stays above it up to the last usable point (a
+    climb, not a bump of noise); when
+    ``t`` never climbs that much but the test stopped early (``usable < len(lrs)``: the loss
+    diverged or was not finite), the point where it stopped.
+
+    Example:
+        >>> lrs = [10.0 ** (k / 10 - 5) for k in range(51)]
+        >>> flat_then_up = [1.0 + max(0.0, math.log10(lr) + 2.0) for lr in lrs]  # climbs from 1e-2 on
+        >>> round(math.log10(lrs[climb_point(lrs, flat_then_up, 51)]), 1)
+        -2.0
+    """
+    if usable < MIN_POINTS:
+        return usable if usable < len(lrs) else None
+    raw = np.asarray(losses[:usable], dtype=np.float64)
+    t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
+    return _climb(lrs, raw, t, usable, width)
+
+
+def _climb(lrs: Sequence[float], raw: np.ndarray, t: np.ndarray, usable: int, width: float) -> int | None:
+    level = max(NOISE_FACTOR * _trend_noise(lrs[:usable], raw, width), CLIMB_FRACTION * float(np.ptp(t)), _floor(raw))
+    rise = t - np.minimum.accumulate(t)
+    below = np.flatnonzero(rise <= level)
+    if below.size and below[-1] + 1 < usable:  # above the level from there to the end: a climb, not a bump
+        return int(below[-1]) + 1
+    return usable if usable < len(lrs) else None
+
+
+def _from_climb(
+    lrs: Sequence[float],
+    raw: np.ndarray,
+    t: np.ndarray,
+    usable: int,
+    method: str,
+    problem: str,
+    stop: str,
+    width: float,
+) -> Suggestion:
+    """The ``"divergence"`` fallback: the LR where the loss starts to climb over :data:`CLIMB_DIVISOR`."""
+    index = _climb(lrs, raw, t, usable, width)
+    if index is None:
+        return Suggestion(None, method, reason=problem)
+    climb = float(lrs[index])
+    lr = climb / CLIMB_DIVISOR
+    where = "where the test stopped" if index >= usable else "where the loss started to climb"
+    if lr < lrs[0]:
+        return Suggestion(
+            None,
+            method,
+            reason=(
+                f"{problem.rstrip('.')}; the loss climbed from lr={climb:.3g} on ({where}), and that over "
+                f"{CLIMB_DIVISOR:g} is below the range tested ({lrs[0]:.3g}): lower `min_lr`."
+            ),
+        )
+    reason = (
+        f"{problem.rstrip('.')}. Answered by the divergence rule instead: lr={climb:.3g} ({where}) / {CLIMB_DIVISOR:g}."
+    )
+    return Suggestion(lr, method, reason=reason, rule="divergence")
+
+
+def _crossing(lrs: Sequence[float], t: np.ndarray, top: int, bottom: int, fraction: float) -> float:
+    """The LR (interpolated in log-LR) where ``t`` has come ``fraction`` of the way from ``t[top]`` to ``t[bottom]``."""
+    level = t[top] - fraction * (t[top] - t[bottom])
     i = top + int(np.argmax(t[top : bottom + 1] <= level))
     if i == top:  # pragma: no cover - t[top] > level by construction
-        return Suggestion(float(lrs[i]), method)
+        return float(lrs[i])
     x0, x1 = math.log(lrs[i - 1]), math.log(lrs[i])
-    x = x0 + (level - t[i - 1]) / (t[i] - t[i - 1]) * (x1 - x0)
-    return Suggestion(math.exp(x), method)
+    return math.exp(x0 + (level - t[i - 1]) / (t[i] - t[i - 1]) * (x1 - x0))
 
 
 def still_falling(lrs: Sequence[float], losses: Sequence[float], usable: int, width: float = TREND_WIDTH) -> bool:
@@ -187,28 +314,37 @@ def _check_points(lrs: Sequence[float], usable: int, stop: str) -> str | None:
     return None
 
 
-def _check_descent(lrs: Sequence[float], raw: np.ndarray, t: np.ndarray, width: float) -> str | None:
+def _check_descent(lrs: Sequence[float], raw: np.ndarray, t: np.ndarray, width: float) -> tuple[str | None, bool]:
+    """``(why the curve has no clear descent, whether a climb may still answer)``; ``(None, True)``: a descent."""
     if float(np.max(raw) - np.min(raw)) <= 1e-12 * max(1.0, abs(float(raw[0]))):
         return (
             f"the loss did not change over the whole range ({float(raw[0]):.6g} at every point): the parameters "
-            "get no gradient (requires_grad=False, a detached loss) or the LRs are far too small."
+            "get no gradient (requires_grad=False, a detached loss) or the LRs are far too small.",
+            False,
         )
     bottom = int(np.argmin(t))
     if bottom == 0:
         return (
             f"the smoothed loss never fell below its first value ({float(t[0]):.4g} at lr={lrs[0]:.3g}); it only "
-            "rose, so even `min_lr` is too high (or the model does not learn): lower `min_lr`."
+            "rose, so even `min_lr` is too high (or the model does not learn): lower `min_lr`.",
+            True,
         )
     drop = float(np.max(t[: bottom + 1]) - t[bottom])
     head = max(bottom + 1, 8)  # the noise up to the lowest point (past it the loss may blow up), >= 8 points
-    level = NOISE_FACTOR * _trend_noise(lrs[:head], raw[:head], width)
+    level = max(NOISE_FACTOR * _trend_noise(lrs[:head], raw[:head], width), _floor(raw))
     if drop < level:
         return (
             f"no clear descent: the smoothed loss falls by {drop:.3g} at most, within its noise ({NOISE_FACTOR:g} "
             f"sigma = {level:.3g}); raise `max_lr` (or `num_training_steps`, or the batch size), or check that "
-            "the model learns."
+            "the model learns.",
+            True,
         )
-    return None
+    return None, True
+
+
+def _floor(raw: np.ndarray) -> float:
+    """The smallest change that counts on a noise-free curve: a millionth of the loss's typical size."""
+    return 1e-6 * max(1.0, float(np.median(np.abs(raw))))
 
 
 def _trend_noise(lrs: Sequence[float], raw: np.ndarray, width: float) -> float:
