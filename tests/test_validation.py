@@ -246,7 +246,6 @@ SCHEDULE_CASES = [
     case("Cosine-duration-bool", lambda: Cosine(1.0, 0.0, True), "duration", "True"),
     case("Polynomial-power-zero", lambda: Polynomial(1.0, 0.0, 10, power=0.0), "power", "0.0", "> 0"),
     case("Polynomial-power-nan", lambda: Polynomial(1.0, 0.0, 10, power=NAN), "power", "nan"),
-    case("Exponential-decay_rate-negative", lambda: Exponential(-0.5), "decay_rate", "-0.5", ">= 0"),
     case("Exponential-decay_rate-negative", lambda: Exponential(-0.5), "decay_rate", "-0.5"),
     case("Exponential-decay_steps-zero", lambda: Exponential(0.5, decay_steps=0), "decay_steps", "0"),
     case("Exponential-staircase-int", lambda: Exponential(0.5, staircase=1), "staircase", "1", "bool"),
