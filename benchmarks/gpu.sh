@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# GPU check in one short run (< 8 minutes on a CUDA machine): the CIFAR example's throughput
+# (bf16 + channels_last, built-in data), the per-step overhead ratio of benchmarks/overhead.py on the
+# GPU, and OneCycle / LRFinder under FSDP. Writes docs/benchmarks/gpu.{md,json}.
+#
+#   bash benchmarks/gpu.sh              # on a CUDA machine
+#   bash benchmarks/gpu.sh --dry-run    # CPU, tiny sizes: checks the script; writes to a temporary folder
+#   bash benchmarks/gpu.sh --dry-run --out DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PYTHON=${PYTHON:-python}
+if [[ " $* " != *" --dry-run "* && " $* " != *" --cpu "* ]] && command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
+exec timeout 480 "$PYTHON" benchmarks/gpu_check.py "$@"
