@@ -96,7 +96,8 @@ def test_quick_run_writes_table_json_and_figure(tmp_path: Path) -> None:
         for budget, runs in result["runs"][arm].items():
             assert all(r["probe_steps"][-1] == int(budget) * steps_per_epoch for r in runs)
     finder_runs = result["runs"]["LRFinder + OneCycle"]["1"]
-    assert all(r["finder_steps"] > 0 and r["suggestion"] for r in finder_runs)
+    assert all(0 < r["finder_steps"] <= 20 for r in finder_runs)  # --quick: a 20-step range test
+    assert all(r["suggestion"] is not None or r["finder_reason"] for r in finder_runs)
     page = (tmp_path / "mnist1d.md").read_text()
     for arm in result["arms"]:
         assert f"| {arm} |" in page
