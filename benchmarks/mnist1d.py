@@ -502,6 +502,7 @@ def table_rows(summary: dict[str, Any], budget: int) -> list[tuple[str, ...]]:
     return out
 
 
+ANCHOR_ROW = ("*anchor: the paper's CNN (6,000+ steps)*", f"{round(100 * PAPER_CNN)}", "", "", "", "")
 HEADER = ("schedule", "test acc % (mean ± 95% CI)", "Δ vs constant", "p (Welch, Holm)", "steps to 90%", "steps to 94%")
 
 
@@ -734,7 +735,7 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         lines += [
             f"## {b} epochs ({b * spe} optimizer steps)",
             "",
-            *md_table([HEADER, *table_rows(result["summary"], b)]),
+            *md_table([HEADER, ANCHOR_ROW, *table_rows(result["summary"], b)]),
             "",
         ]
     lines += [
