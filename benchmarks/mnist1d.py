@@ -647,7 +647,8 @@ def target_lines(t: dict[str, Any], spe: int) -> list[str]:
             "",
             f"Why: the range test's own steps are {100 * share:.0f}% of its time to 94%; without them the ratio is "
             f"{t['ratio']:.2f} ({t['ratio_ci95'][0]:.2f}-{t['ratio_ci95'][1]:.2f}"
-            f"{', level within seed noise' if t['ratio_ci95'][0] <= 1 <= t['ratio_ci95'][1] else ''}). A 1cycle run reaches its best accuracy only as its LR anneals, at the "
+            f"{', level within seed noise' if t['ratio_ci95'][0] <= 1 <= t['ratio_ci95'][1] else ''}). "
+            "A 1cycle run reaches its best accuracy only as its LR anneals, at the "
             "end of the budget it was planned for; "
             + "; ".join(
                 f"the {b}-epoch run ends at {_pct(pb['test_acc_mean'])}% test with {pb['reached']}/{pb['n']} seeds "
