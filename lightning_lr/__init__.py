@@ -12,18 +12,23 @@ from lightning_lr.callbacks import (
     CosineRestarts,
     Cyclical,
     ExponentialDecay,
+    HyperparameterScheduler,
     LRScheduler,
     MultiStepDecay,
     OneCycle,
     PlateauState,
     ReduceLROnPlateau,
+    ScaleLR,
     ScheduleCallback,
     ScheduleConflictError,
     StepDecay,
     WarmupCosine,
     WarmupLinear,
+    WarmupStableDecay,
 )
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
+from lightning_lr.param_groups import layerwise_param_groups
+from lightning_lr.schedule_lr import ScheduleLR
 
 __version__ = "0.1.0"
 
@@ -33,19 +38,24 @@ __all__ = [
     "Cyclical",
     "ExponentialDecay",
     "FinderResult",
+    "HyperparameterScheduler",
     "LRFinder",
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",
     "PlateauState",
     "ReduceLROnPlateau",
+    "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
+    "ScheduleLR",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
     "__version__",
     "find_lr",
     "finder",
+    "layerwise_param_groups",
     "schedules",
 ]

@@ -24,7 +24,7 @@ CALLBACKS = sorted(
     for name in lightning_lr.__all__
     if isinstance(getattr(lightning_lr, name), type)
     and issubclass(getattr(lightning_lr, name), ScheduleCallback)
-    and name not in ("ScheduleCallback", "LRScheduler")
+    and name not in ("ScheduleCallback", "LRScheduler", "HyperparameterScheduler")  # these take a Schedule object
 )
 
 

@@ -7,12 +7,23 @@ names the parameter, the value received and what is allowed.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number: Python's, NumPy's (``np.int64``, ``np.float32``, ...) or any ``numbers.Real``; no bool."""
+    return isinstance(value, numbers.Real) and not _is_bool(value)
+
+
+def _is_int(value: Any) -> bool:
+    """An integer: ``int``, NumPy integers or any ``numbers.Integral``; no bool."""
+    return isinstance(value, numbers.Integral) and not _is_bool(value)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"  # NumPy's bool is no numbers.Real subclass
 
 
 def check_real(name: str, value: Any) -> float:
@@ -42,11 +53,11 @@ def check_positive(name: str, value: Any) -> float:
 
 def check_positive_int(name: str, value: Any) -> int:
     """An ``int`` ``>= 1`` (``bool`` refused)."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not _is_int(value):
         raise TypeError(f"`{name}` must be an int >= 1, got {value!r} of type {type(value).__name__}.")
     if value < 1:
         raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
-    return value
+    return int(value)
 
 
 def check_open_interval(name: str, value: Any, low: float, high: float) -> float:
@@ -80,11 +91,11 @@ def check_momentum(name: str, value: Any) -> float:
 
 def check_non_negative_int(name: str, value: Any) -> int:
     """An ``int`` ``>= 0`` (``bool`` refused)."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not _is_int(value):
         raise TypeError(f"`{name}` must be an int >= 0, got {value!r} of type {type(value).__name__}.")
     if value < 0:
         raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
-    return value
+    return int(value)
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:

@@ -119,6 +119,33 @@ def transformers_cosine(
     return LambdaLR(optimizer, lr_lambda)
 
 
+def transformers_wsd(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_stable_steps: int,
+    num_decay_steps: int,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+) -> LambdaLR:
+    """``transformers.get_wsd_schedule`` (its documented three phases, ``num_cycles=0.5``)."""
+
+    def lr_lambda(step: int) -> float:
+        if step < num_warmup_steps:
+            p = float(step) / float(max(1, num_warmup_steps))
+            rise = {"linear": p, "cosine": 0.5 * (1.0 - math.cos(math.pi * p)), "1-sqrt": 1.0 - math.sqrt(1.0 - p)}
+            return max(0.0, rise[warmup_type] * (1.0 - min_lr_ratio) + min_lr_ratio)
+        if step < num_warmup_steps + num_stable_steps:
+            return 1.0
+        if step < num_warmup_steps + num_stable_steps + num_decay_steps:
+            p = float(step - num_warmup_steps - num_stable_steps) / float(max(1, num_decay_steps))
+            fall = {"linear": 1.0 - p, "cosine": 0.5 * (1.0 + math.cos(math.pi * p)), "1-sqrt": 1.0 - math.sqrt(p)}
+            return max(0.0, fall[decay_type] * (1.0 - min_lr_ratio) + min_lr_ratio)
+        return min_lr_ratio
+
+    return LambdaLR(optimizer, lr_lambda)
+
+
 def group_lrs(optimizer: Optimizer) -> list[float]:
     return [float(g["lr"]) for g in optimizer.param_groups]
 
@@ -520,6 +547,40 @@ CASES = [
         lambda opt, run: transformers_cosine(opt, 25, run.total_steps),
         {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
         id="warmup-cosine-accumulate3",
+    ),
+    # ---------------------------------------------------------------- WarmupStableDecay vs get_wsd_schedule
+    *[
+        pytest.param(
+            lambda run, w=w, d=d: ll.WarmupStableDecay(50, 120, warmup_type=w, decay_type=d),
+            lambda opt, run, w=w, d=d: transformers_wsd(opt, 50, run.total_steps - 170, 120, w, d),
+            opts(),
+            id=f"wsd-{w}-warmup-{d}-decay",
+        )
+        for w, d in [("linear", "cosine"), ("cosine", "linear"), ("1-sqrt", "1-sqrt")]
+    ],
+    pytest.param(
+        lambda run: ll.WarmupStableDecay(30, "20%", num_stable_steps=410, decay_type="1-sqrt", min_lr_ratio=0.1),
+        lambda opt, run: transformers_wsd(opt, 30, 410, run.total_steps // 5, "linear", "1-sqrt", 0.1),
+        opts({"groups": 2, "optimizer": "adamw"}, max_steps=550),
+        id="wsd-explicit-stable-min_lr_ratio-2groups",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupStableDecay("1 epoch", 60, num_stable_steps=200, warmup_type="cosine", min_lr_ratio=0.05),
+        lambda opt, run: transformers_wsd(opt, run.steps_per_epoch, 200, 60, "cosine", "cosine", 0.05),
+        opts(),  # 600 steps: warmup + stable + decay = 360, then min_lr_ratio held as transformers does
+        id="wsd-shorter-than-run-holds-min",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupStableDecay(0, 40, decay_type="linear"),
+        lambda opt, run: transformers_wsd(opt, 0, run.total_steps - 40, 40, "linear", "linear"),
+        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
+        id="wsd-no-warmup-accumulate3",
+    ),
+    pytest.param(
+        lambda run: ll.WarmupStableDecay(1, 3, interval="epoch", decay_type="1-sqrt", min_lr_ratio=0.2),
+        lambda opt, run: transformers_wsd(opt, 1, run.epochs - 4, 3, "linear", "1-sqrt", 0.2),
+        opts({"n": 100}, per="epoch", max_epochs=10),
+        id="wsd-epoch",
     ),
     # ---------------------------------------------------------------- ReduceLROnPlateau vs ReduceLROnPlateau
     pytest.param(

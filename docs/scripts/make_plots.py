@@ -34,6 +34,7 @@ from lightning_lr import (
     StepDecay,
     WarmupCosine,
     WarmupLinear,
+    WarmupStableDecay,
 )
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.preview import preview
@@ -260,6 +261,56 @@ def draw_plateau() -> Figure:
     return fig
 
 
+# ----------------------------------------------------------------------------- warmup-stable-decay
+WSD_BRANCHES = (400, 700, 1000)  # checkpoints of the stable phase (steps)
+WSD_DECAYS = (0.1, 0.2)  # cooldown lengths, as a fraction of the run that ends after it
+
+
+def draw_wsd() -> Figure:
+    """One long stable phase with checkpoints as branch points, each ending in cooldowns of several lengths.
+
+    A branch of length ``d`` from checkpoint ``k`` is what ``decay_now(d)`` at step ``k`` sets; it equals
+    the plan of a run of ``k + d`` steps (``num_stable_steps=None``), drawn here with ``preview``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(8.0, 6.2), layout="constrained")
+    ax = axes[0]
+    end = max(WSD_BRANCHES)
+    trunk = preview(WarmupStableDecay(50, 1, num_stable_steps=end - 51), total=end, base_lrs=[0.1], points=end)
+    trunk = trunk.series["lr-SGD"]
+    ax.plot(range(end), trunk, color="black", lw=1.5, label="warmup + stable (one run)")
+    colors = ("tab:blue", "tab:orange")
+    for k in WSD_BRANCHES:
+        ax.axvline(k, color="grey", ls=":", lw=0.8)
+        ax.plot([k], [0.1], "o", color="black", ms=5)
+        for share, color in zip(WSD_DECAYS, colors):
+            d = round(k * share / (1 - share))  # the cooldown is `share` of the branch run's k + d steps
+            branch = preview(WarmupStableDecay(50, d, decay_type="1-sqrt"), total=k + d, base_lrs=[0.1], points=k + d)
+            lrs = [*branch.series["lr-SGD"][k:], 0.0]  # and the LR it reaches after the last step
+            ax.plot(range(k, k + d + 1), lrs, color=color, label=f"cooldown of {share:.0%}" if k == end else None)
+    ax.set_title(
+        'WarmupStableDecay(50, d, decay_type="1-sqrt"): checkpoints (dots) of the stable phase\n'
+        "branch into cooldowns of several lengths (decay_now(d), or a resume with max_steps = k + d)",
+        fontsize="small",
+        family="monospace",
+    )
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.08, 0.0), fontsize="small")
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    for decay_type in ("linear", "cosine", "1-sqrt"):
+        callback = WarmupStableDecay(50, 200, decay_type=decay_type, warmup_type="linear")  # type: ignore[arg-type]
+        ax.plot(preview(callback, total=1000, base_lrs=[0.1]).series["lr-SGD"], label=f'decay_type="{decay_type}"')
+    ax.set_title("WarmupStableDecay(50, 200, decay_type=...) over 1000 steps", fontsize="small", family="monospace")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.legend(loc="lower left", fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     """Write every family figure into ``--out``; returns the paths written."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -276,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     written: list[Path] = []
     drawings: list[tuple[str, Callable[[], Figure]]] = [(f.name, lambda f=f: draw(f)) for f in FIGURES]  # type: ignore[misc]
     drawings.append(("plateau", draw_plateau))
+    drawings.append(("wsd", draw_wsd))
     for name, make in drawings:
         fig = make()
         path = args.out / f"{name}.png"

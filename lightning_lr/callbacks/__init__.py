@@ -4,23 +4,29 @@ from lightning_lr.callbacks.base import ScheduleCallback, ScheduleConflictError
 from lightning_lr.callbacks.cyclical import Cyclical
 from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, ExponentialDecay, MultiStepDecay, StepDecay
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
 from lightning_lr.callbacks.one_cycle import OneCycle
 from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
+from lightning_lr.callbacks.scale import ScaleLR
 from lightning_lr.callbacks.warmup import WarmupCosine, WarmupLinear
+from lightning_lr.callbacks.wsd import WarmupStableDecay
 
 __all__ = [
     "CosineAnnealing",
     "CosineRestarts",
     "Cyclical",
     "ExponentialDecay",
+    "HyperparameterScheduler",
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",
     "PlateauState",
     "ReduceLROnPlateau",
+    "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
     "StepDecay",
     "WarmupCosine",
     "WarmupLinear",
+    "WarmupStableDecay",
 ]

@@ -11,87 +11,36 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr.callbacks.clock import OptimizerClock, run_timeline
-from lightning_lr.checks import check_bool, check_choice, check_closed_interval, check_real
+from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted_schedulers, managed_optimizers
+from lightning_lr.callbacks.options import WarmupLike, parse_indices, parse_warmup
+from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key
+from lightning_lr.callbacks.resume import StartPoint, start_point
+from lightning_lr.callbacks.run_length import (
+    Run,
+    describe_run,
+    end_note,
+    fit_start_note,
+    refuse_shorter,
+    unresolvable,
+)
+from lightning_lr.checks import check_bool, check_choice, check_closed_interval
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
-from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Warmup
+from lightning_lr.schedules import Constant, Join, Schedule, Timeline, Warmup
 
 Interval = Literal["step", "epoch"]
-WarmupLike = int | float | str | Span | None
-STATE_VERSION = 1
+STATE_VERSION = 2
 
-
-class ScheduleConflictError(ValueError):
-    """The schedule cannot run as configured with this trainer (raised before the first step)."""
-
-
-def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
-    """``int``: clock units; ``float`` in ``[0, 1)``: fraction of training; ``"2 epochs"``/``"5%"``."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be an int (steps), a float in [0, 1) (fraction of training) or a string "
-            f"like '2 epochs'; got {value!r}."
-        )
-    if isinstance(value, float):
-        check_real(name, value)
-        if not 0.0 <= value < 1.0:
-            raise ValueError(
-                f"`{name}` as a float is a fraction of training and must be in [0, 1), got {value!r}; "
-                "give an int for a number of steps."
-            )
-        return Span(value, "fraction")
-    span = Span.parse(value, name)
-    if span.unit == "fraction" and span.amount >= 1.0:
-        raise ValueError(f"`{name}` must be shorter than training, got {value!r}.")
-    return span if span.amount > 0 else None
-
-
-@dataclass
-class GroupPlan:
-    """The resolved LR and momentum schedules of one param group."""
-
-    group: dict[str, Any]
-    lr: Schedule
-    momentum: Schedule | None
-    momentum_key: str | None  # "momentum", "betas" (Adam's beta1) or None when momentum is left alone
-
-    def apply(self, t: float) -> None:
-        """Write the LR (and momentum) of clock ``t`` into the param group."""
-        self.group["lr"] = self.lr(t)
-        if self.momentum is not None:
-            if self.momentum_key == "betas":
-                self.group["betas"] = (self.momentum(t), self.group["betas"][1])
-            else:
-                self.group["momentum"] = self.momentum(t)
-
-    def current_momentum(self) -> float | None:
-        """The momentum (or ``beta1``) the group holds, when this plan sets it."""
-        if self.momentum_key == "betas":
-            return float(self.group["betas"][0])
-        if self.momentum_key == "momentum":
-            return float(self.group["momentum"])
-        return None
-
-
-@dataclass
-class OptimizerPlan:
-    """What a callback does to one optimizer: its clock and one :class:`GroupPlan` per param group."""
-
-    clock: OptimizerClock
-    groups: list[GroupPlan] = field(default_factory=list)
-    applied_at: float = -1.0
+__all__ = ["GroupPlan", "Interval", "OptimizerPlan", "ScheduleCallback", "ScheduleConflictError", "WarmupLike"]
 
 
 class ScheduleCallback(Callback):
@@ -120,6 +69,15 @@ class ScheduleCallback(Callback):
             logger; ``True``: also warn once if it has none; ``False``: never.
     """
 
+    holds_end: ClassVar[bool] = True
+    """After its length the schedule holds its last value, as its PyTorch counterpart does (``LinearLR``,
+    ``PolynomialLR``): a shorter explicit length is fine. ``False`` where the counterpart raises or turns
+    back up (``OneCycleLR``, ``CosineAnnealingLR``): a length certainly shorter than the run is refused."""
+
+    length_change: ClassVar[Literal["stretch", "replan"]] = "stretch"
+    """A resume (or further ``fit``) with another run length: ``"stretch"`` the rest of the plan over it
+    (:class:`~lightning_lr.callbacks.plan.Stretch`), or ``"replan"`` on the new length."""
+
     def __init__(
         self,
         interval: Interval = "step",
@@ -132,7 +90,7 @@ class ScheduleCallback(Callback):
         self.interval: Interval = check_choice("interval", interval, ("step", "epoch"))  # type: ignore[assignment]
         self.warmup = parse_warmup(warmup)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
-        self.optimizer_indices = _parse_indices(optimizers)
+        self.optimizer_indices = parse_indices(optimizers)
         self._state_key = f"{type(self).__qualname__}{{'optimizers': {self.optimizer_indices}}}"
         self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
         self.log_loss = check_bool("log_loss", log_loss)
@@ -140,7 +98,14 @@ class ScheduleCallback(Callback):
         self._names: list[list[str]] = []
         self._plans: list[OptimizerPlan] = []
         self._base_lrs: list[list[float]] | None = None
+        self._timeline: Timeline | None = None  # the run the schedules were resolved on
+        self._run_total: float | None = None  # the length of the run they serve (another after a stretch)
         self._restored: dict[str, Any] | None = None
+        self._skip: str | None = None  # why this fit runs without the schedule (fast_dev_run that cannot fit it, ...)
+        self._handover: int | None = None  # StochasticWeightAveraging owns the LR from this epoch
+        self._handed_over = False
+        self._check_at_train_start = False  # SWA's start epoch was not known at fit start
+        self._all_optimizers: list[Optimizer] = []
 
     # ------------------------------------------------------------------ recipe interface
     @abstractmethod
@@ -159,6 +124,11 @@ class ScheduleCallback(Callback):
         """The base LR of each group, captured once at the start of a fresh fit."""
         return [float(g["lr"]) for g in optimizer.param_groups]
 
+    def param_keys(self) -> frozenset[str]:
+        """The param-group keys this callback writes; two callbacks on one optimizer conflict when these meet."""
+        cycles = getattr(self, "cycle_momentum", False) is True or getattr(self, "momentum", None) is not None
+        return frozenset({"lr", "momentum", "betas"} if cycles else {"lr"})
+
     # ------------------------------------------------------------------ state
     @property
     @override
@@ -167,13 +137,21 @@ class ScheduleCallback(Callback):
 
     @override
     def state_dict(self) -> dict[str, Any]:
+        start = self._start_point()
+        return {} if start is None else {"version": STATE_VERSION, **start.to_state()}
+
+    def _start_point(self) -> StartPoint | None:
+        """Where this fit stands, as a further fit (or a checkpoint) would continue from it."""
         if self._base_lrs is None:
-            return {}
-        return {
-            "version": STATE_VERSION,
-            "base_lrs": [list(b) for b in self._base_lrs],
-            "steps": [p.clock.steps for p in self._plans],
-        }
+            return None
+        return StartPoint(
+            self._base_lrs,
+            [p.clock.steps for p in self._plans],
+            self._timeline,
+            self._run_total,
+            [[(s.start, s.old_end, s.new_end) for s in p.stretches] for p in self._plans],
+            [[g.ratio for g in p.groups if g.ratio is not None] for p in self._plans],  # type: ignore[misc]
+        )
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -188,57 +166,68 @@ class ScheduleCallback(Callback):
     # ------------------------------------------------------------------ hooks
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._skip, self._handed_over = None, False
+        name = type(self).__name__
+        if trainer.limit_train_batches == 0:
+            self._skip = "limit_train_batches=0: no training batch runs, so there is no LR to schedule"
+            rank_zero_info(f"{name}: {self._skip}.")
+            return
         optimizers = self._managed(trainer)
         self._check_conflicts(trainer, optimizers)
+        run = self._describe(trainer, len(optimizers))
+        self._check_at_train_start = run.handover_pending
+        continuing = trainer.ckpt_path is not None or trainer.global_step > 0  # checked when the plan was made
+        if run.handover_pending or continuing:  # SWA resolves its start in its own on_fit_start: check later
+            run = Run(run.timeline, exact=False, debug=run.debug)
         try:
-            timeline = run_timeline(trainer, self.interval)
             for optimizer in optimizers:  # build once with the configured LRs: fails before any step
-                self.build_plan(optimizer, self.base_lrs(optimizer), timeline, OptimizerClock(optimizer))
-        except ScheduleConflictError:
-            raise
+                plan = self.build_plan(
+                    optimizer, self.base_lrs(optimizer), run.timeline, OptimizerClock(optimizer), run=run
+                )
         except ValueError as error:  # the schedule cannot be resolved on this run
-            raise ScheduleConflictError(f"{type(self).__name__}: {error}") from error
+            if isinstance(error, ScheduleConflictError) and not run.debug:
+                raise
+            if not run.debug:
+                raise unresolvable(name, self.interval, trainer, run, error) from error
+            self._skip = f"fast_dev_run: the schedule does not fit a debug run of {run.timeline.total:g} steps"
+            rank_zero_info(f"{name}: {self._skip} ({error}); the configured LRs are used for the debug run.")
+            return
+        fit_start_note(name, self.interval, run, plan.end)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        optimizers = self._managed(trainer)
         restored, self._restored = self._restored, None
-        if restored and restored.get("base_lrs") is not None:
-            base_lrs = [list(map(float, b)) for b in restored["base_lrs"]]
-            steps = list(map(int, restored["steps"]))
-        elif trainer.global_step > 0 and self._base_lrs is not None and len(self._plans) == len(optimizers):
-            # a further fit() on the same Trainer and callback: carry on from where the last one ended
-            base_lrs, steps = self._base_lrs, [plan.clock.steps for plan in self._plans]
-        else:
-            base_lrs = [self.base_lrs(opt) for opt in optimizers]
-            steps = [0] * len(optimizers)
-            if trainer.global_step > 0:
-                steps = [trainer.global_step if len(trainer.optimizers) == 1 else 0] * len(optimizers)
-                rank_zero_warn(
-                    f"{type(self).__name__}: training starts at global step {trainer.global_step} without this "
-                    "callback's state (a checkpoint written without it?); base LRs are read from the optimizer "
-                    f"as it is now and the clock starts at {steps}."
-                )
-        if len(base_lrs) != len(optimizers):
-            raise ScheduleConflictError(
-                f"{type(self).__name__}: the checkpoint holds {len(base_lrs)} optimizers' "
-                f"state, the model has {len(optimizers)}."
-            )
-        timeline = run_timeline(trainer, self.interval)
-        self._base_lrs = base_lrs
+        if self._skip is not None:
+            self._plans = []
+            return
+        name = type(self).__name__
+        optimizers = self._managed(trainer)
+        run = self._describe(trainer, len(optimizers))
+        self._handover, self._all_optimizers = run.handover_epoch, list(trainer.optimizers)
+        single, previous = len(trainer.optimizers) == 1, self._start_point()
+        start = start_point(name, restored, previous, optimizers, self.base_lrs, trainer.global_step, single)
+        nows = [float(taken if self.interval == "step" else trainer.current_epoch) for taken in start.steps]
+        timeline, run_total, chains = start.continue_on(run.timeline, nows, name, self.interval, self.length_change)
+        self._timeline, self._run_total, self._base_lrs = timeline, run_total, start.base_lrs
         self._remove_hooks()
         self._plans = []
-        for optimizer, bases, taken in zip(optimizers, base_lrs, steps):
+        checked = Run(timeline, exact=run.exact and self._check_at_train_start, debug=run.debug)
+        for k, (optimizer, bases, taken) in enumerate(zip(optimizers, start.base_lrs, start.steps)):
             clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
-            self._plans.append(self.build_plan(optimizer, bases, timeline, clock))
-        all_names = series_names(trainer.optimizers)
-        self._names = [all_names[trainer.optimizers.index(opt)] for opt in optimizers]
-        self._apply_all(trainer)
+            plan = self.build_plan(optimizer, bases, timeline, clock, run=checked)
+            plan.stretches = tuple(Stretch(*s) for s in chains[k])
+            plan.rejoin(start.joined[k] if k < len(start.joined) else [])
+            self._plans.append(plan)
+        self._names = self._series_names()
+        if not self._owned_by_swa(trainer):
+            self._apply_all(trainer)
         first = next(c for c in trainer.callbacks if isinstance(c, ScheduleCallback)) is self  # type: ignore[attr-defined]
         self._reporter.start(trainer, pl_module, self, first, self._plans, self._names, timeline.total)
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._plans or self._owned_by_swa(trainer):
+            return
         if self.interval == "epoch":
             self._apply_all(trainer)
 
@@ -246,6 +235,10 @@ class ScheduleCallback(Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if self._handed_over or not self._plans:
+            return
+        if batch_idx == 0 and "lr" in self.param_keys():  # a scheduler another callback added this epoch
+            check_hosted_schedulers(type(self).__name__, trainer, [p.optimizer for p in self._plans])
         self._apply_all(trainer)
         self._reporter.before_step(trainer, self.current_values)
 
@@ -269,6 +262,10 @@ class ScheduleCallback(Callback):
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._remove_hooks()
+        if self._handed_over:
+            return
+        for plan in self._plans:
+            end_note(type(self).__name__, self.interval, plan, self._clock(plan, trainer), self._run_total)
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -281,70 +278,73 @@ class ScheduleCallback(Callback):
 
     # ------------------------------------------------------------------ machinery
     def _managed(self, trainer: pl.Trainer) -> list[Optimizer]:
-        optimizers = list(trainer.optimizers)
-        if not any(opt.param_groups for opt in optimizers):  # None from configure_optimizers: Lightning's stand-in
-            raise ScheduleConflictError(
-                f"{type(self).__name__} found no optimizer: `configure_optimizers` must return at least one."
-            )
-        if self.optimizer_indices is None:
-            return optimizers
-        for i in self.optimizer_indices:
-            if i >= len(optimizers):
-                raise ScheduleConflictError(
-                    f"{type(self).__name__}(optimizers={list(self.optimizer_indices)}) but the "
-                    f"model has {len(optimizers)} optimizer(s)."
-                )
-        return [optimizers[i] for i in self.optimizer_indices]
+        return managed_optimizers(type(self).__name__, trainer, self.optimizer_indices)
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
-        mine = {id(o) for o in optimizers}
-        for config in trainer.lr_scheduler_configs:
-            if id(getattr(config.scheduler, "optimizer", None)) in mine:
-                raise ScheduleConflictError(
-                    f"{type(self).__name__} and the {type(config.scheduler).__name__} returned by "
-                    "`configure_optimizers` both set the LR of the same optimizer. Return only the optimizer "
-                    "from `configure_optimizers`, or remove the callback."
-                )
+        mine, keys = {id(o) for o in optimizers}, self.param_keys()
+        if "lr" in keys:
+            check_hosted_schedulers(type(self).__name__, trainer, optimizers)
         for other in trainer.callbacks:  # type: ignore[attr-defined]
             if other is self or not isinstance(other, ScheduleCallback):
                 continue
-            if {id(o) for o in other._managed(trainer)} & mine:
+            shared = sorted(keys & other.param_keys())
+            if shared and {id(o) for o in other._managed(trainer)} & mine:
                 raise ScheduleConflictError(
-                    f"{type(self).__name__} and {type(other).__name__} both set the LR of the same optimizer; "
+                    f"{type(self).__name__} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
                     "give each its own with `optimizers=[index]`, or compose the schedules into one."
                 )
 
-    def build_plan(
-        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, clock: OptimizerClock
-    ) -> OptimizerPlan:
-        """Resolve every group's LR and momentum schedule on ``timeline``; checks the length and the optimizer."""
+    def _describe(self, trainer: pl.Trainer, num_optimizers: int) -> Run:
+        run = describe_run(trainer, self.interval, num_optimizers, owns_lr="lr" in self.param_keys())
         name = type(self).__name__
+        if run.handover_epoch == 0:
+            raise ScheduleConflictError(
+                f"{name}: StochasticWeightAveraging sets the LR from the first epoch (swa_epoch_start), so {name} "
+                "would never set it; start SWA later or remove the callback."
+            )
+        return run
+
+    def build_plan(
+        self,
+        optimizer: Optimizer,
+        bases: list[float],
+        timeline: Timeline,
+        clock: OptimizerClock,
+        *,
+        run: Run | None = None,
+    ) -> OptimizerPlan:
+        """Resolve the LR and momentum schedule of the first ``len(bases)`` groups on ``timeline``.
+
+        Refuses what is certainly a mistake when the run's length is exact (``run.exact``, the
+        default): a warmup as long as training, and an explicit length shorter than training for a
+        schedule that does not hold its end (:attr:`holds_end`). ``plan.end`` is where the planned
+        schedule ends.
+        """
+        name = type(self).__name__
+        strict = run is None or (run.exact and not run.debug)
         groups = optimizer.param_groups
-        if len(bases) != len(groups):
+        if len(bases) > len(groups):
             raise ScheduleConflictError(f"{name}: {len(bases)} base LRs for {len(groups)} param groups.")
         width = self.warmup.in_steps(timeline) if self.warmup is not None else 0.0
-        if width >= timeline.total:
+        if width >= timeline.total and strict:
             raise ScheduleConflictError(
                 f"{name}: the warmup ({width:g} {self.interval}s) is not shorter than "
                 f"training ({timeline.total:g} {self.interval}s)."
             )
         main = timeline.after(width)
         span = self.span(main)
-        plan = OptimizerPlan(clock)
+        plan = OptimizerPlan(clock, holds_end=self.holds_end)
         for i, (group, base) in enumerate(zip(groups, bases)):
-            lr = self.lr_schedule(base, i, len(groups), main)
-            momentum = self.momentum_schedule(i, len(groups), main)
+            lr = self.lr_schedule(base, i, len(bases), main)
+            momentum = self.momentum_schedule(i, len(bases), main)
             span = span if span is not None or not math.isfinite(lr.length) else lr.length
             if width:
                 lr = Warmup(lr, width, self.warmup_start_factor).resolve(timeline)
                 momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
-            plan.groups.append(GroupPlan(group, lr, momentum, _momentum_key(name, optimizer, group, momentum)))
-        if span is not None and math.isfinite(timeline.total) and not math.isclose(span, main.remaining, rel_tol=1e-9):
-            raise ScheduleConflictError(
-                f"{name}: the schedule spans {span:g} {self.interval}s but training has {main.remaining:g} "
-                f"(after {width:g} of warmup). Leave the length unset to span the whole run, or change "
-                "max_epochs/max_steps."
-            )
+            plan.groups.append(GroupPlan(group, lr, momentum, momentum_key(name, optimizer, group, momentum)))
+        plan.end = math.inf if span is None else width + span
+        if strict and not self.holds_end and span is not None:
+            refuse_shorter(name, self.interval, span, main.remaining, width)
         return plan
 
     def _clock(self, plan: OptimizerPlan, trainer: pl.Trainer) -> float:
@@ -355,11 +355,10 @@ class ScheduleCallback(Callback):
             self._apply(plan, self._clock(plan, trainer))
 
     def _apply(self, plan: OptimizerPlan, t: float) -> None:
-        if t == plan.applied_at:
-            return
-        plan.applied_at = t
-        for g in plan.groups:
-            g.apply(t)
+        if plan.joined or len(plan.optimizer.param_groups) != len(plan.groups):
+            self._sync_joined(plan, t)
+        if t != plan.applied_at:
+            plan.apply(t, type(self).__name__, self.interval)
 
     def _after_step(self, clock: OptimizerClock) -> None:
         if self.interval == "step":
@@ -371,28 +370,37 @@ class ScheduleCallback(Callback):
         for plan in self._plans:
             plan.clock.detach()
 
+    # ------------------------------------------------------------------ param groups that appear mid-run
+    def _sync_joined(self, plan: OptimizerPlan, t: float) -> None:
+        added = plan.sync_groups(t)
+        if not added:
+            return
+        self._names = self._series_names()
+        self._groups_joined(plan, len(added))
+        for index, lr, ratio in added:
+            rank_zero_info(
+                f"{type(self).__name__}: param group {index} of {type(plan.optimizer).__name__} appeared at "
+                f"{self.interval} {t:g} with lr={lr:.4g}; it joins the schedule at {ratio:.4g} x group 0's LR "
+                f"(logged as {self._names[self._plans.index(plan)][index]})."
+            )
 
-def _momentum_key(name: str, optimizer: Optimizer, group: dict[str, Any], momentum: Schedule | None) -> str | None:
-    if momentum is None:
-        return None
-    if "betas" in group:
-        return "betas"
-    if "momentum" in group:
-        return "momentum"
-    raise ScheduleConflictError(
-        f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
-        "`betas`; pass `cycle_momentum=False`."
-    )
+    def _groups_joined(self, plan: OptimizerPlan, count: int) -> None:
+        """Called after ``count`` groups joined ``plan`` (subclasses that keep per-group state extend it)."""
 
+    def _series_names(self) -> list[list[str]]:
+        names = series_names(self._all_optimizers)
+        return [names[self._all_optimizers.index(p.optimizer)] for p in self._plans]
 
-def _parse_indices(value: int | Sequence[int] | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, Sequence)) or isinstance(value, (str, bool)):
-        raise TypeError(f"`optimizers` must be an int >= 0, a list of them, or None; got {value!r}.")
-    items = [value] if isinstance(value, int) else value
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
-        raise TypeError(f"`optimizers` must be an int >= 0, a list of them, or None; got {value!r}.")
-    if not items or len(set(items)) != len(items):
-        raise ValueError(f"`optimizers` must list distinct indices, got {value!r}.")
-    return tuple(items)
+    # ------------------------------------------------------------------ run length and other LR owners
+    def _owned_by_swa(self, trainer: pl.Trainer) -> bool:
+        """From SWA's start epoch on the LR is SWA's: hand it over, once, and say so."""
+        if self._handover is None or trainer.current_epoch < self._handover:
+            return False
+        if not self._handed_over:
+            self._handed_over = True
+            self._remove_hooks()
+            rank_zero_info(
+                f"{type(self).__name__}: StochasticWeightAveraging sets the LR from epoch {self._handover} "
+                f"(its swa_epoch_start); {type(self).__name__} planned the epochs before it and stops here."
+            )
+        return True

@@ -9,7 +9,6 @@ from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
 from lightning_lr.checks import (
     check_bool,
     check_closed_interval,
-    check_left_open_interval,
     check_non_negative,
     check_real,
 )
@@ -43,6 +42,8 @@ class CosineAnnealing(ScheduleCallback):
 
     Reference: I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
     """
+
+    holds_end = False  # CosineAnnealingLR turns back up after T_max
 
     def __init__(
         self,
@@ -204,7 +205,7 @@ class ExponentialDecay(ScheduleCallback):
     ``ExponentialLR(gamma)``; ``decay_steps`` gives optax's ``decay_rate ** (t / decay_steps)``.
 
     Args:
-        gamma: Decay per ``decay_steps``, in (0, 1]; give this or ``k``.
+        gamma: Factor per ``decay_steps``, >= 0 (as ``StepDecay``'s; PyTorch accepts any); give this or ``k``.
         k: Continuous rate (>= 0) per ``decay_steps``; give this or ``gamma``.
         decay_steps: Clock units per decay period (a number, or ``"1 epoch"``).
         staircase: Decay in whole periods only.
@@ -230,7 +231,7 @@ class ExponentialDecay(ScheduleCallback):
         super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
         if (gamma is None) == (k is None):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
-        self.gamma = None if gamma is None else check_left_open_interval("gamma", gamma, 0.0, 1.0)
+        self.gamma = None if gamma is None else check_non_negative("gamma", gamma)
         self.k = None if k is None else check_non_negative("k", k)
         self.decay_steps = Span.positive(decay_steps, "decay_steps")
         self.staircase = check_bool("staircase", staircase)

@@ -54,6 +54,8 @@ class OneCycle(ScheduleCallback):
     Reference: L. N. Smith, N. Topin, "Super-Convergence", 2019. arXiv:1708.07120.
     """
 
+    holds_end = False  # PyTorch's OneCycleLR raises when stepped past total_steps
+
     def __init__(
         self,
         max_lr: float | list[float] | None = None,

@@ -13,7 +13,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import override
 
-from lightning_lr.callbacks.base import Interval, WarmupLike
+from lightning_lr.callbacks.base import Interval, OptimizerPlan, WarmupLike
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.checks import (
     check_choice,
@@ -214,6 +214,13 @@ class ReduceLROnPlateau(LRScheduler):
                 if old - new > self.eps:
                     scales[i] *= self.factor
         self._install(trainer)
+
+    def _groups_joined(self, plan: OptimizerPlan, count: int) -> None:
+        k = self._plans.index(plan)  # joined groups start unreduced; later reductions scale them too
+        if k >= len(self._raw):  # joined while the base class starts: on_train_start reads every group
+            return
+        self._raw[k].extend(g.lr for g in plan.groups[-count:])
+        self._plateau.scales[k].extend([1.0] * count)
 
     def _install(self, trainer: pl.Trainer) -> None:
         for plan, raws, scales in zip(self._plans, self._raw, self._plateau.scales):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike, parse_warmup
+from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.options import parse_warmup
 from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
 
@@ -104,6 +105,8 @@ class WarmupCosine(_WarmupThenDecay):
     Example:
         >>> callback = WarmupCosine(num_warmup_steps=0.06)
     """
+
+    holds_end = False  # transformers' cosine turns back up after num_training_steps
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from typing_extensions import override
 
 from lightning_lr.checks import check_bool, check_choice, check_positive, check_positive_int, check_real
 from lightning_lr.finder.result import FinderResult
-from lightning_lr.finder.search import FinderConfig, Mode, ratios_of, run_range_test, set_lr
+from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, run_range_test, set_lr
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 
@@ -72,6 +72,8 @@ class LRFinder(Callback):
             over the first ``val_batches`` validation batches (from the module's or datamodule's
             ``val_dataloader``).
         val_batches: Validation batches per point when ``monitor`` is set.
+        rerun_on_continue: A further ``trainer.fit`` on the same Trainer continues training (like a resume
+            from a checkpoint): the test is not run again on the trained weights unless this is ``True``.
 
     Attributes:
         result: The :class:`FinderResult` of the last test (``None`` before). Under
@@ -98,6 +100,7 @@ class LRFinder(Callback):
         apply: bool = True,
         monitor: str | None = None,
         val_batches: int = 2,
+        rerun_on_continue: bool = False,
     ) -> None:
         min_lr = check_positive("min_lr", min_lr)
         max_lr = check_positive("max_lr", max_lr)
@@ -131,6 +134,7 @@ class LRFinder(Callback):
             val_batches=check_positive_int("val_batches", val_batches),
         )
         self.apply = check_bool("apply", apply)
+        self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
         self.result: FinderResult | None = None
         # set by `find_lr` only
         self._stop_after_test = False
@@ -159,6 +163,15 @@ class LRFinder(Callback):
         if getattr(trainer, "fast_dev_run", False):
             self.result = FinderResult.not_run("fast_dev_run is set", self.config.suggestion)
             return
+        if trainer.global_step > 0 and not (self.rerun_on_continue or self._stop_after_test):
+            self.result = FinderResult.not_run(
+                f"this fit continues training from global step {trainer.global_step} (a further `fit` on the same "
+                "Trainer), like a resume; LRFinder(rerun_on_continue=True) runs the test again on the trained weights",
+                self.config.suggestion,
+            )
+            rank_zero_info(f"LRFinder: no range test: {self.result.reason}.")
+            return
+        check_strategy(trainer.strategy)
         result = run_range_test(trainer, pl_module, self.config, self._val_source)
         self.result = result
         if trainer.is_global_zero:

@@ -10,6 +10,14 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.strategies import (
+    DDPStrategy,
+    DeepSpeedStrategy,
+    FSDPStrategy,
+    ModelParallelStrategy,
+    SingleDeviceStrategy,
+    Strategy,
+)
 from torch.optim import Optimizer
 
 from lightning_lr.finder.result import FinderResult
@@ -17,6 +25,7 @@ from lightning_lr.finder.state import Snapshot
 from lightning_lr.finder.steps import Stepper
 from lightning_lr.finder.suggest import MIN_POINTS, Method
 from lightning_lr.finder.validation import Validator
+from lightning_lr.train_data import load_train_dataloader
 
 Mode = Literal["exponential", "linear"]
 
@@ -78,6 +87,23 @@ def ratios_of(optimizers: list[Optimizer]) -> list[list[float]]:
     return [[float(g["lr"]) / ref for g in opt.param_groups] for opt in optimizers]
 
 
+def check_strategy(strategy: Strategy) -> None:
+    """Refuse, before the test, a strategy whose model or optimizer state is sharded across ranks.
+
+    The test's snapshot and restore copy every parameter and optimizer state tensor in full, which
+    is right for one device and for DDP (every rank holds the whole model) but not for FSDP,
+    DeepSpeed or tensor parallelism, where each rank holds a shard.
+    """
+    sharded = isinstance(strategy, (FSDPStrategy, DeepSpeedStrategy, ModelParallelStrategy))
+    if sharded or not isinstance(strategy, (SingleDeviceStrategy, DDPStrategy)):
+        raise ValueError(
+            f"LRFinder runs on one device or with DDP (`ddp`, `ddp_spawn`, multi-node DDP), not with "
+            f"{type(strategy).__name__}: it shards the model or the optimizer state across ranks, which the test's "
+            "exact snapshot and restore do not handle. Run `find_lr` with a DDP or single-device Trainer on the "
+            "same model and data, then pass the suggestion as the LR (or to the schedule's `max_lr`)."
+        )
+
+
 def run_range_test(
     trainer: pl.Trainer, pl_module: pl.LightningModule, config: FinderConfig, val_source: Any = None
 ) -> FinderResult:
@@ -96,7 +122,7 @@ def run_range_test(
     losses: list[float] = []
     usable: int | None = None
     stop = f"completed all {config.num_training_steps} steps"
-    trainer.estimated_stepping_batches  # noqa: B018 - loads the train dataloader before the snapshot
+    load_train_dataloader(trainer)  # before the snapshot (its dataloader generators)
     snapshot = Snapshot.of_fit(trainer, pl_module)
     try:
         with Stepper(trainer, pl_module) as stepper:

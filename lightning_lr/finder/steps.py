@@ -22,17 +22,18 @@ import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.optim import Optimizer
 
+from lightning_lr.train_data import load_train_dataloader, private_copies
+
 
 class TrainBatches:
     """Endless batches from ``trainer.train_dataloader``, on the device, ``num_training_batches`` per pass."""
 
     def __init__(self, trainer: pl.Trainer) -> None:
-        trainer.estimated_stepping_batches  # noqa: B018 - loads the train dataloader(s)
-        iterables = trainer.train_dataloader
+        iterables = load_train_dataloader(trainer)
         if iterables is None:
             raise RuntimeError("LRFinder: the trainer has no train dataloader to run the range test on.")
         self.strategy = trainer.strategy
-        self.loader = CombinedLoader(iterables, mode="max_size_cycle")
+        self.loader = CombinedLoader(private_copies(iterables), mode="max_size_cycle")
         limit = trainer.num_training_batches
         self.limit = int(limit) if math.isfinite(limit) else None
         self._iterator: Iterator[Any] | None = None

@@ -61,9 +61,13 @@ class Reporter:
             except ImportError:
                 rank_zero_info("lightning_lr: install matplotlib (the `plot` extra) for the planned-schedule figure.")
                 return
+            key = getattr(callback, "key", None)  # HyperparameterScheduler: a value other than the LR
+            name = type(callback).__name__ + (f"-{key}" if key else "")
             figure = plans_preview(plans, names, total, callback.interval).plot()
-            figure.axes[0].set_title(f"Planned schedule: {type(callback).__name__}")
-            add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{type(callback).__name__}", figure, trainer.global_step)
+            figure.axes[0].set_title(f"Planned schedule: {name}")
+            if key:
+                figure.axes[0].set_ylabel(key)
+            add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{name}", figure, trainer.global_step)
 
     def before_step(self, trainer: pl.Trainer, values: Callable[[], dict[str, float]]) -> None:
         """Log ``values()`` (built only when a log is due) at this step."""

@@ -188,7 +188,7 @@ class Exponential(Schedule):
     start: float = 1.0
 
     def __post_init__(self) -> None:
-        check_positive("decay_rate", self.decay_rate)
+        check_non_negative("decay_rate", self.decay_rate)
         _check_duration("decay_steps", self.decay_steps, allow_none=False)
         check_bool("staircase", self.staircase)
         check_real("start", self.start)

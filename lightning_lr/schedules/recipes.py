@@ -6,6 +6,8 @@ These return plain :class:`~lightning_lr.schedules.Schedule` expressions of abso
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 from lightning_lr.checks import (
@@ -19,7 +21,7 @@ from lightning_lr.checks import (
 )
 from lightning_lr.schedules.base import DurationLike, Schedule, Span
 from lightning_lr.schedules.combinators import Affine, Cycle, Join, Product
-from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Power
+from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Polynomial, Power
 
 AnnealStrategy = Literal["cos", "linear"]
 CyclicMode = Literal["triangular", "triangular2", "exp_range"]
@@ -158,17 +160,61 @@ def cosine_restarts(
     return between(Cycle(cosine, period_mult=T_mult, peak_decay=peak_decay), eta_min, peak)
 
 
+WsdShape = Literal["linear", "cosine", "1-sqrt", "sqrt"]
+
+
+def wsd_warmup(start: float, peak: float, duration: float, shape: WsdShape = "linear") -> Schedule:
+    r"""The warmup of transformers' ``get_wsd_schedule``: from ``start`` up to ``peak`` over ``duration``.
+
+    With :math:`p = t/w` and :math:`f(p)` = :math:`p` (linear), :math:`\tfrac12(1 - \cos\pi p)` (cosine)
+    or :math:`1 - \sqrt{1 - p}` (1-sqrt): :math:`v = \mathrm{start} + (\mathrm{peak} - \mathrm{start}) f(p)`.
+
+    Example:
+        >>> wsd_warmup(0.0, 1.0, 4, "1-sqrt")(3)
+        0.5
+    """
+    check_choice("warmup_shape", shape, ("linear", "cosine", "1-sqrt"))
+    if shape == "linear":
+        return Linear(start, peak, duration)
+    if shape == "cosine":
+        return Cosine(start, peak, duration)
+    return Polynomial(start, peak, duration, power=0.5)  # peak + (start - peak) sqrt(1 - p)
+
+
+def wsd_decay(peak: float, end: float, duration: float, shape: WsdShape = "cosine") -> Schedule:
+    r"""The cooldown of warmup-stable-decay: from ``peak`` down to ``end`` over ``duration``.
+
+    With :math:`p = t/d` and :math:`g(p)` = :math:`1 - p` (linear), :math:`\tfrac12(1 + \cos\pi p)`
+    (cosine) or :math:`1 - \sqrt{p}` (1-sqrt, Hägele et al. 2024; ``"sqrt"`` is the same):
+    :math:`v = \mathrm{end} + (\mathrm{peak} - \mathrm{end})\, g(p)`.
+
+    Example:
+        >>> wsd_decay(1.0, 0.0, 4, "1-sqrt")(1)
+        0.5
+    """
+    check_choice("decay_shape", shape, ("linear", "cosine", "1-sqrt", "sqrt"))
+    if shape == "linear":
+        return Linear(peak, end, duration)
+    if shape == "cosine":
+        return Cosine(peak, end, duration)
+    return Power(peak, end, duration, power=0.5)
+
+
 def warmup_stable_decay(
     peak: float,
     warmup: DurationLike,
     decay: DurationLike,
     stable: DurationLike | None = None,
     end: float = 0.0,
-    decay_shape: Literal["linear", "cosine", "sqrt"] = "linear",
+    decay_shape: WsdShape = "linear",
+    warmup_shape: WsdShape = "linear",
+    start: float = 0.0,
 ) -> Schedule:
     r"""Warmup-stable-decay ("trapezoid", Hägele et al. 2024): ramp up, hold the peak, cool down.
 
-    ``stable=None`` fills whatever warmup and decay leave of training. ``decay_shape="sqrt"`` is
+    ``stable=None`` fills whatever warmup and decay leave of training; a zero ``warmup`` or
+    ``stable`` leaves that phase out. The warmup rises from ``start`` (see :func:`wsd_warmup`), the
+    decay falls to ``end`` (see :func:`wsd_decay`); ``decay_shape="1-sqrt"`` (or ``"sqrt"``) is
     :math:`\eta = \mathrm{end} + (\eta_{peak}-\mathrm{end})(1 - \sqrt{t/d})`.
 
     Example:
@@ -177,17 +223,28 @@ def warmup_stable_decay(
         >>> s(5), s(50), s(90)
         (0.5, 1.0, 0.5)
     """
-    check_choice("decay_shape", decay_shape, ("linear", "cosine", "sqrt"))
+    check_choice("decay_shape", decay_shape, ("linear", "cosine", "1-sqrt", "sqrt"))
+    check_choice("warmup_shape", warmup_shape, ("linear", "cosine", "1-sqrt"))
     check_positive("peak", peak)
     check_real("end", end)
-    for name, value in (("warmup", warmup), ("decay", decay), ("stable", stable)):
-        if value is not None and Span.parse(value, name).amount <= 0:
-            raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-    cooldown: Schedule
-    if decay_shape == "linear":
-        cooldown = Linear(peak, end, decay)
-    elif decay_shape == "cosine":
-        cooldown = Cosine(peak, end, decay)
-    else:
-        cooldown = Power(peak, end, decay, power=0.5)
-    return Join((Linear(0.0, peak, warmup), Constant(peak, stable), cooldown))
+    check_real("start", start)
+    if Span.parse(decay, "decay").amount <= 0:
+        raise ValueError(f"`decay` must be > 0, got {decay!r}.")
+    phases: list[Schedule] = []
+    if Span.parse(warmup, "warmup").amount > 0:
+        phases.append(_shaped(wsd_warmup, start, peak, warmup, warmup_shape))
+    if stable is None or Span.parse(stable, "stable").amount > 0:
+        phases.append(Constant(peak, stable))
+    phases.append(_shaped(wsd_decay, peak, end, decay, decay_shape))
+    return Join(tuple(phases))
+
+
+def _shaped(
+    build: Callable[[float, float, float, WsdShape], Schedule],
+    a: float,
+    b: float,
+    duration: DurationLike,
+    shape: WsdShape,
+) -> Schedule:
+    """``build`` with a placeholder length, then the real (possibly unresolved) duration put back."""
+    return replace(build(a, b, 1.0, shape), duration=duration)  # type: ignore[type-var]

@@ -1,0 +1,355 @@
+r"""Warmup-stable-decay: a schedule whose length can be decided during the run.
+
+The LR rises, holds its peak for as long as training goes on, then cools down. The cooldown can
+sit at the end of the run (the default), after a fixed stable phase, or start whenever the user
+says so (:meth:`WarmupStableDecay.decay_now`); a run resumed with a larger ``max_steps`` before
+the cooldown simply holds the peak longer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch.optim import Optimizer
+from typing_extensions import override
+
+from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.options import parse_warmup
+from lightning_lr.callbacks.run_length import Run
+from lightning_lr.checks import check_choice, check_closed_interval
+from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Truncate, warmup_stable_decay
+from lightning_lr.schedules.recipes import wsd_decay, wsd_warmup
+
+WarmupType = Literal["linear", "cosine", "1-sqrt"]
+DecayType = Literal["linear", "cosine", "1-sqrt"]
+TYPES = ("linear", "cosine", "1-sqrt")
+
+
+class WarmupStableDecay(ScheduleCallback):
+    r"""Warmup, a stable peak, then a decay: transformers' ``get_wsd_schedule``, with a cooldown on demand.
+
+    With :math:`w` warmup, :math:`s` stable and :math:`d` decay steps, :math:`m` = ``min_lr_ratio``
+    and the factor :math:`\lambda(t)` of each group's base LR:
+
+    .. math::
+
+        \lambda(t) = \begin{cases}
+            m + (1 - m)\, f(t/w) & t < w \\
+            1 & w \le t < w + s \\
+            m + (1 - m)\, g\!\left(\frac{t - w - s}{d}\right) & w + s \le t < w + s + d \\
+            m & t \ge w + s + d
+        \end{cases}
+
+    with :math:`f(p) = p`, :math:`\tfrac12(1 - \cos\pi p)` or :math:`1 - \sqrt{1 - p}` (``warmup_type``
+    linear, cosine, 1-sqrt) and :math:`g(p) = 1 - p`, :math:`\tfrac12(1 + \cos\pi p)` or
+    :math:`1 - \sqrt{p}` (``decay_type``; 1-sqrt is the cooldown Hägele et al. found best).
+    ``num_stable_steps=None``: :math:`s` fills the run, so the decay ends where training ends (in an
+    endless run the peak holds until :meth:`decay_now`).
+
+    Cooldown on demand: :meth:`decay_now` starts the decay at the next step and stops training
+    when it is done. Resume: the decision is part of the checkpoint. A run resumed (or fit again)
+    with a larger ``max_steps``/``max_epochs`` before the decay has begun keeps the peak longer
+    and decays at the new end, exactly as an uninterrupted run of the new length; once the decay
+    has begun it is kept as it was (with a warning), so the LR never jumps.
+
+    Args:
+        num_warmup_steps: Warmup length: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a
+            fraction of training, or a string (``"1 epoch"``, ``"2%"``); 0: none.
+        num_decay_steps: Decay length, in the same forms (> 0).
+        num_stable_steps: Stable length, in the same forms; ``None``: whatever warmup and decay leave
+            of the run. When warmup + stable + decay is not the run's length a warning says so; after
+            the decay the LR holds ``min_lr_ratio`` times the base, as in transformers.
+        warmup_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+        decay_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+        min_lr_ratio: Where warmup starts and decay ends, as a fraction of the base LR, in ``[0, 1]``.
+        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+
+    Example:
+        >>> callback = WarmupStableDecay(num_warmup_steps="2%", num_decay_steps="20%", decay_type="1-sqrt")
+        >>> # in a hook, or any code that holds the callback, e.g. when the budget is spent:
+        >>> # callback.decay_now()  -> 20% of the run's length of cooldown, then training stops
+
+    References:
+        A. Hägele et al., "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations",
+        NeurIPS 2024. S. Hu et al., "MiniCPM: Unveiling the Potential of Small Language Models with
+        Scalable Training Strategies", 2024 (the WSD schedule).
+    """
+
+    length_change: ClassVar[Literal["stretch", "replan"]] = "replan"
+    """A resume with another run length re-plans: the decision of :meth:`on_train_start` keeps the LR continuous."""
+
+    def __init__(
+        self,
+        num_warmup_steps: WarmupLike,
+        num_decay_steps: WarmupLike,
+        num_stable_steps: WarmupLike = None,
+        warmup_type: WarmupType = "linear",
+        decay_type: DecayType = "cosine",
+        min_lr_ratio: float = 0.0,
+        interval: Interval = "step",
+        optimizers: int | Sequence[int] | None = None,
+        log_lr: bool | None = None,
+        log_loss: bool = True,
+    ) -> None:
+        super().__init__(interval, None, 0.0, optimizers, log_lr, log_loss)
+        self.num_warmup_steps = parse_warmup(num_warmup_steps, "num_warmup_steps")
+        self.num_decay_steps = _positive(num_decay_steps, "num_decay_steps")
+        self.num_stable_steps = (
+            None if num_stable_steps is None else parse_warmup(num_stable_steps, "num_stable_steps") or Span(0.0)
+        )
+        self.warmup_type: WarmupType = check_choice("warmup_type", warmup_type, TYPES)  # type: ignore[assignment]
+        self.decay_type: DecayType = check_choice("decay_type", decay_type, TYPES)  # type: ignore[assignment]
+        self.min_lr_ratio = check_closed_interval("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
+        # the plan's decisions: resolved warmup, the run length planned for, decays pinned per optimizer
+        self._warmup: float | None = None
+        self._planned_total: float | None = None
+        self._decay_at: list[float | None] = []
+        self._decay_len: float | None = None
+        self._stop = False  # decay_now: end training when the decay is done
+        self._wsd_restored: dict[str, Any] | None = None
+        self._pin: float | None = None  # the pinned decay start of the optimizer being planned
+        self._index_of: dict[int, int] = {}
+        self._trainer: pl.Trainer | None = None
+        self._epoch_mark = (-1, -1)
+
+    # ------------------------------------------------------------------ the schedule
+    def _warmup_units(self, timeline: Timeline) -> float:
+        if self._warmup is not None:
+            return self._warmup
+        return 0.0 if self.num_warmup_steps is None else self.num_warmup_steps.in_steps(timeline)
+
+    def natural_decay(self, timeline: Timeline) -> tuple[float, float]:
+        """Where the decay starts and how long it lasts on ``timeline`` when nobody called :meth:`decay_now`."""
+        w, d = self._warmup_units(timeline), self.num_decay_steps.in_steps(timeline)
+        if self.num_stable_steps is not None:
+            return w + self.num_stable_steps.in_steps(timeline), d
+        if not math.isfinite(timeline.total):
+            return math.inf, d
+        if timeline.total - d < w:
+            raise ValueError(
+                f"the warmup ({w:g}) and the decay ({d:g}) are longer than training ({timeline.total:g} "
+                f"{self.interval}s); shorten them or train longer."
+            )
+        return timeline.total - d, d
+
+    @override
+    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+        w = self._warmup_units(timeline)
+        at, d = self.natural_decay(timeline) if self._pin is None else (self._pin, float(self._decay_len or 0.0))
+        start = end = self.min_lr_ratio * base_lr
+        if not math.isfinite(at):
+            peak = Constant(base_lr)
+            return Join((wsd_warmup(start, base_lr, w, self.warmup_type), peak)) if w else peak
+        if at >= w:
+            shape = warmup_stable_decay(base_lr, w, d, at - w, end, self.decay_type, self.warmup_type, start)
+            return Join((shape, Constant(end)))
+        ramp = wsd_warmup(start, base_lr, w, self.warmup_type)  # decay_now during warmup: cool down from here
+        cooldown = (wsd_decay(ramp(at), end, d, self.decay_type), Constant(end))
+        return Join((Truncate(ramp, at), *cooldown) if at > 0 else cooldown)
+
+    @override
+    def build_plan(
+        self,
+        optimizer: Optimizer,
+        bases: list[float],
+        timeline: Timeline,
+        clock: OptimizerClock,
+        *,
+        run: Run | None = None,
+    ) -> OptimizerPlan:
+        index = self._index_of.get(id(optimizer), 0)
+        self._pin = self._decay_at[index] if index < len(self._decay_at) else None
+        try:
+            return super().build_plan(optimizer, bases, timeline, clock, run=run)
+        finally:
+            self._pin = None
+
+    # ------------------------------------------------------------------ cooldown on demand
+    def decay_now(self, num_decay_steps: WarmupLike = None) -> None:
+        """Start the decay at the next optimizer step (epoch) and stop training when it is done.
+
+        Call it during ``fit``, on every rank (from a hook all ranks run, deciding on synced values,
+        as ``EarlyStopping`` does). The decay starts from the LR of that step (the peak, in the
+        stable phase) and lasts ``num_decay_steps`` (same forms as the constructor's; ``None``: the
+        configured ``num_decay_steps``); then ``trainer.should_stop`` is set. Checkpoints keep the
+        decision. A second call, or a call once the decay has begun, only warns.
+        """
+        trainer, timeline = self._trainer, self._timeline
+        if trainer is None or timeline is None or not self._plans:
+            raise RuntimeError("WarmupStableDecay.decay_now() works during `trainer.fit` (from on_train_start on).")
+        span = self.num_decay_steps if num_decay_steps is None else _positive(num_decay_steps, "num_decay_steps")
+        length = span.in_steps(timeline)
+        started = []
+        for i, plan in enumerate(self._plans):
+            now = self._next_position(trainer, plan)
+            pinned = self._decay_at[i]
+            at = self.natural_decay(timeline)[0] if pinned is None else pinned
+            if now >= at:
+                rank_zero_warn(f"WarmupStableDecay.decay_now(): the decay already began at {self.interval} {at:g}.")
+                continue
+            self._decay_at[i] = now
+            started.append(now)
+        if not started:
+            return
+        self._decay_len, self._stop = length, True
+        self._replan(trainer, timeline)
+        rank_zero_info(
+            f"WarmupStableDecay: decay from {self.interval} {started[0]:g} for {length:g} {self.interval}s; "
+            f"training stops after {self.interval} {started[0] + length - 1:g}."
+        )
+
+    def _next_position(self, trainer: pl.Trainer, plan: OptimizerPlan) -> float:
+        """The first clock unit whose LR no optimizer step has used yet."""
+        if self.interval == "step":
+            return float(plan.clock.steps)
+        begun = self._epoch_mark[0] == trainer.current_epoch and trainer.global_step > self._epoch_mark[1]
+        return float(trainer.current_epoch + (1 if begun else 0))
+
+    def _replan(self, trainer: pl.Trainer, timeline: Timeline) -> None:
+        for i, (plan, bases) in enumerate(zip(self._plans, self._base_lrs or [])):
+            replanned = self.build_plan(plan.optimizer, bases, timeline, plan.clock)
+            for g in plan.groups[len(replanned.groups) :]:  # groups that joined mid-run keep their ratios
+                replanned.groups.append(replanned.joiner(g.group, g.ratio if g.ratio is not None else 1.0))
+            replanned.stretches = plan.stretches
+            self._plans[i] = replanned
+        self._apply_all(trainer)
+
+    def _decay_done(self, position: float) -> bool:
+        ends = [at + (self._decay_len or 0.0) for at in self._decay_at if at is not None]
+        return self._stop and bool(ends) and position >= max(ends)
+
+    # ------------------------------------------------------------------ state
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if state:
+            state["wsd"] = {
+                "warmup": self._warmup,
+                "planned_total": self._planned_total,
+                "decay_at": list(self._decay_at),
+                "decay_len": self._decay_len,
+                "stop": self._stop,
+            }
+        return state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        self._wsd_restored = state.pop("wsd", None)
+        super().load_state_dict(state)
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        optimizers = self._managed(trainer)
+        self._index_of = {id(o): i for i, o in enumerate(optimizers)}
+        if trainer.global_step == 0 and self._wsd_restored is None:
+            self._reset(len(optimizers))  # a fresh fit: nothing of an earlier run's plan applies
+        super().on_fit_start(trainer, pl_module)
+
+    def _reset(self, num_optimizers: int) -> None:
+        self._warmup, self._planned_total = None, None
+        self._decay_at, self._decay_len, self._stop = [None] * num_optimizers, None, False
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        optimizers = self._managed(trainer)
+        self._index_of = {id(o): i for i, o in enumerate(optimizers)}
+        timeline = self._describe(trainer, len(optimizers)).timeline
+        restored, self._wsd_restored = self._wsd_restored, None
+        if restored is not None:
+            self._warmup, self._planned_total = restored["warmup"], restored["planned_total"]
+            self._decay_at, self._decay_len = list(restored["decay_at"]), restored["decay_len"]
+            self._stop = bool(restored["stop"])
+            steps = list(map(float, (self._restored or {}).get("steps", [0] * len(optimizers))))
+        elif trainer.global_step > 0 and self._planned_total is not None and len(self._plans) == len(optimizers):
+            steps = [float(p.clock.steps) for p in self._plans]  # a further fit(): continue this plan
+        else:  # a fresh fit
+            self._reset(len(optimizers))
+            steps = []
+        self._decay_at = (self._decay_at + [None] * len(optimizers))[: len(optimizers)]  # the base checks the count
+        if self.interval == "epoch":
+            steps = [float(trainer.current_epoch)] * len(steps)
+        if self._planned_total is not None and self._planned_total != timeline.total:
+            self._follow_new_length(timeline, steps)
+        self._warmup = self._warmup_units(timeline)
+        self._planned_total, self._trainer = timeline.total, trainer
+        super().on_train_start(trainer, pl_module)
+        if not self._plans:  # the base skips this fit (fast_dev_run that cannot fit the schedule, ...)
+            return
+        if self._decay_at and all(at is None for at in self._decay_at):
+            self._check_length(timeline)
+        if self._decay_done(steps[0] if steps else 0.0):
+            trainer.should_stop = True
+
+    def _follow_new_length(self, timeline: Timeline, steps: list[float]) -> None:
+        old = Timeline(float(self._planned_total or 0.0), timeline.steps_per_epoch)
+        for i, now in enumerate(steps):
+            if self._decay_at[i] is not None:
+                continue  # decay_now's decision stands whatever the length
+            old_at, old_len = self.natural_decay(old)
+            try:
+                new_at = self.natural_decay(timeline)[0]
+            except ValueError:  # warmup + decay no longer fit in the run
+                new_at = -math.inf
+            where = f"resumed at {self.interval} {now:g} with a run of {timeline.total:g} {self.interval}s"
+            if now > old_at:
+                self._decay_at[i], self._decay_len = old_at, old_len
+                rank_zero_warn(
+                    f"WarmupStableDecay {where} (planned: {old.total:g}), but the decay began at {old_at:g}: "
+                    "it goes on as planned and the LR then holds min_lr_ratio. Resume from a checkpoint "
+                    "of the stable phase to extend it."
+                )
+            elif new_at < now:
+                self._decay_at[i], self._decay_len = now, timeline.total - now
+                rank_zero_warn(
+                    f"WarmupStableDecay {where} (planned: {old.total:g}): too short to decay at the configured "
+                    f"length, so the decay starts now over the {timeline.total - now:g} {self.interval}s left."
+                )
+            elif new_at != old_at:
+                rank_zero_info(f"WarmupStableDecay {where}: the decay now starts at {new_at:g} (was {old_at:g}).")
+
+    def _check_length(self, timeline: Timeline) -> None:
+        at, d = self.natural_decay(timeline)
+        if self.num_stable_steps is not None and math.isfinite(timeline.total) and at + d != timeline.total:
+            rank_zero_warn(
+                f"WarmupStableDecay: warmup + stable + decay = {at + d:g} {self.interval}s but training has "
+                f"{timeline.total:g}; "
+                + ("the LR holds min_lr_ratio after the decay." if at + d < timeline.total else "training ends first.")
+                + " Leave `num_stable_steps=None` to fill the run."
+            )
+
+    @override
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_mark = (trainer.current_epoch, trainer.global_step)
+        super().on_train_epoch_start(trainer, pl_module)
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self.interval == "step" and self._plans and self._decay_done(min(p.clock.steps for p in self._plans)):
+            trainer.should_stop = True
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.interval == "epoch" and self._decay_done(float(trainer.current_epoch + 1)):
+            trainer.should_stop = True
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().teardown(trainer, pl_module, stage)
+        self._wsd_restored, self._trainer = None, None
+
+
+def _positive(value: WarmupLike, name: str) -> Span:
+    span = parse_warmup(value, name)
+    if span is None:
+        raise ValueError(f"`{name}` must be > 0, got {value!r}.")
+    return Span.positive(span, name)

@@ -1,0 +1,173 @@
+r"""The schedule algebra as a plain PyTorch scheduler: for PyTorch loops, Fabric and transformers' Trainer.
+
+:class:`ScheduleLR` is a real :class:`torch.optim.lr_scheduler.LRScheduler`. It takes any schedule
+expression from :mod:`lightning_lr.schedules`, or one of the named callbacks (``OneCycle()``,
+``CosineAnnealing(warmup="5%")``, ...) whose schedule it then follows step for step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
+from typing_extensions import override
+
+from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
+from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
+from lightning_lr.callbacks.plateau import ReduceLROnPlateau
+from lightning_lr.checks import check_positive_int
+from lightning_lr.schedules import Schedule, Timeline
+
+STATE_VERSION = 1
+_STATE_KEYS = ("last_epoch", "base_lrs", "_step_count", "_last_lr", "total_steps", "steps_per_epoch")
+
+
+class ScheduleLR(TorchLRScheduler):
+    r"""A PyTorch LR scheduler that follows a lightning_lr schedule (or a named callback's schedule).
+
+    Every param group gets its base LR times the schedule, so the ratios between groups are kept:
+
+    .. math:: \eta_g(k) = \eta_g^{base}\, s(k)
+
+    where :math:`k` is the number of :meth:`step` calls so far (call it once after each
+    ``optimizer.step()``, as for any PyTorch scheduler) and :math:`\eta_g^{base}` the group's LR
+    when the scheduler is built. With a callback as ``schedule``, the LR (and momentum) of step
+    :math:`k` is exactly what that callback sets in a Lightning run at optimizer step :math:`k`,
+    warmup included; a callback with ``interval="epoch"`` counts epochs, so step once per epoch
+    and give ``total_steps`` in epochs. ``OneCycle(max_lr=...)`` takes its peaks from ``max_lr``.
+
+    Everything is closed-form: :meth:`state_dict` holds only numbers, and
+    :meth:`load_state_dict` writes the LR (and momentum) of the restored step into the optimizer,
+    so a resumed loop continues exactly, whichever of optimizer and scheduler is loaded first.
+
+    Args:
+        optimizer: The optimizer whose param groups to drive.
+        schedule: A :class:`~lightning_lr.schedules.Schedule` (a factor of each group's base LR) or a
+            schedule callback such as ``OneCycle()`` (then its LR and momentum schedules are used).
+        total_steps: Length of training in steps; needed by durations given as a fraction of training
+            (``"10%"``) and by phases without a length (``Cosine(1.0, 0.0)``). ``None``: endless.
+        steps_per_epoch: Steps per epoch; needed by durations given in epochs (``"2 epochs"``).
+        momentum: With a ``Schedule``: optional schedule of absolute momentum (or Adam ``beta1``) values.
+
+    Raises:
+        ValueError: The schedule needs ``total_steps`` or ``steps_per_epoch`` and it is missing, or its
+            length differs from ``total_steps``.
+
+    Example:
+        >>> import torch
+        >>> from lightning_lr.schedules import Cosine, Warmup
+        >>> model = torch.nn.Linear(2, 1)
+        >>> optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        >>> scheduler = ScheduleLR(optimizer, Warmup(Cosine(1.0, 0.0), duration="10%"), total_steps=100)
+        >>> lrs = []
+        >>> for step in range(100):
+        ...     lrs.append(scheduler.get_last_lr()[0])
+        ...     optimizer.step()
+        ...     scheduler.step()
+        >>> lrs[0], lrs[10], round(lrs[55], 6)
+        (0.0, 0.001, 0.0005)
+
+        A named callback's schedule, here 1cycle with its momentum cycling:
+
+        >>> from lightning_lr import OneCycle
+        >>> scheduler = ScheduleLR(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), OneCycle(), 1000)
+        >>> round(scheduler.get_last_lr()[0], 6), scheduler.optimizer.param_groups[0]["momentum"]
+        (0.004, 0.95)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedule: Schedule | ScheduleCallback,
+        total_steps: int | None = None,
+        steps_per_epoch: int | None = None,
+        momentum: Schedule | None = None,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"`optimizer` must be a torch.optim.Optimizer, got {type(optimizer).__name__}.")
+        if isinstance(schedule, (ReduceLROnPlateau, HyperparameterScheduler)):
+            raise TypeError(
+                f"`schedule` cannot be {type(schedule).__name__}: it follows a metric or sets another value than "
+                "the LR; use torch.optim.lr_scheduler.ReduceLROnPlateau, or a Schedule of lightning_lr.schedules."
+            )
+        if isinstance(schedule, ScheduleCallback):
+            if momentum is not None:
+                raise ValueError("`momentum` is for a Schedule; a callback brings its own momentum schedule.")
+            callback = schedule
+        elif isinstance(schedule, Schedule):
+            callback = LRScheduler(schedule, momentum=momentum, log_lr=False, log_loss=False)
+        else:
+            raise TypeError(
+                f"`schedule` must be a lightning_lr Schedule or a schedule callback such as OneCycle(), "
+                f"got {schedule!r} of type {type(schedule).__name__}."
+            )
+        self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
+        self.steps_per_epoch = (
+            None if steps_per_epoch is None else check_positive_int("steps_per_epoch", steps_per_epoch)
+        )
+        self._callback = callback
+        self._plan = self._build(optimizer, callback.base_lrs(optimizer))
+        super().__init__(optimizer)
+        self.base_lrs = [float(b) for b in self._bases]  # the groups' LRs now (or the callback's max_lr)
+
+    def _build(self, optimizer: Optimizer, bases: list[float]) -> OptimizerPlan:
+        self._bases = list(bases)
+        total = math.inf if self.total_steps is None else float(self.total_steps)
+        per_epoch = math.inf if self.steps_per_epoch is None else float(self.steps_per_epoch)
+        if self._callback.interval == "epoch":
+            per_epoch = 1.0  # the clock counts epochs
+        try:
+            return self._callback.build_plan(optimizer, bases, Timeline(total, per_epoch), OptimizerClock(optimizer))
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"ScheduleLR(total_steps={self.total_steps}, steps_per_epoch={self.steps_per_epoch}) cannot resolve "
+                f"the schedule: {error} Give `total_steps` for fractions of training and phases without a length, "
+                "`steps_per_epoch` for durations in epochs."
+            ) from error
+
+    @override
+    def get_lr(self) -> list[float | Any]:
+        """The LR of every group at step ``last_epoch`` (also writes the momentum the schedule sets)."""
+        t = float(self.last_epoch)
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self._plan.groups):
+            raise ValueError(
+                f"ScheduleLR was built for {len(self._plan.groups)} param groups, the optimizer now has {len(groups)}; "
+                "build the scheduler after the last `add_param_group`."
+            )
+        for plan, group in zip(self._plan.groups, groups):
+            plan.group = group  # optimizer.load_state_dict replaces the group dicts
+            plan.apply(t)
+        return [group["lr"] for group in groups]
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        """Plain numbers: the step, the base LRs and the run's length (no optimizer, no schedule objects)."""
+        state = {key: getattr(self, key) for key in _STATE_KEYS}
+        state["base_lrs"] = list(self.base_lrs)
+        state["version"] = STATE_VERSION
+        return state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the step, base LRs and lengths (as PyTorch, they replace the constructor's), then write that
+        step's LR (and momentum) into the optimizer."""
+        version = state_dict.get("version", STATE_VERSION)
+        if version > STATE_VERSION:
+            raise ValueError(
+                f"ScheduleLR state has version {version}, newer than this lightning_lr ({STATE_VERSION}); "
+                "upgrade lightning_lr to resume from it."
+            )
+        for key in _STATE_KEYS:
+            if key in state_dict:
+                setattr(self, key, state_dict[key])
+        bases = [float(b) for b in self.base_lrs]
+        self.base_lrs = list(bases)
+        self._plan = self._build(self.optimizer, bases)
+        self._last_lr = list(self.get_lr())
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
