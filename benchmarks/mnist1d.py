@@ -80,6 +80,7 @@ from lightning_lr import (  # noqa: E402
     StepDecay,
     WarmupCosine,
     WarmupLinear,
+    WarmupStableDecay,
 )
 from lightning_lr.schedules import Constant, fraction  # noqa: E402
 
@@ -140,8 +141,11 @@ ARMS: dict[str, Arm] = {
         "`ReduceLROnPlateau(monitor='val_loss', factor=0.5, patience=1)`: checked after each epoch",
         budget_independent=True,
     ),
-    # Extension point: WarmupStableDecay (issue "WSD") is not in lightning_lr yet; once it is, add e.g.
-    # "WarmupStableDecay": Arm(lambda: [WarmupStableDecay(num_warmup_steps=..., num_decay_steps=...)], "..."),
+    "WarmupStableDecay": Arm(
+        lambda: [WarmupStableDecay(num_warmup_steps=0.1, num_decay_steps=0.2, decay_type="1-sqrt")],
+        "`WarmupStableDecay(num_warmup_steps=0.1, num_decay_steps=0.2, decay_type='1-sqrt')`: warmup 10%, "
+        "peak, 1-sqrt cooldown over the last 20%",
+    ),
     "LRFinder + OneCycle": Arm(
         lambda: [LRFinder(num_training_steps=FINDER_STEPS), OneCycle()],
         "`LRFinder()` (defaults: 1e-8..1, 100 steps, valley) then `OneCycle()`",
@@ -793,8 +797,7 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
             []
             if "WarmupStableDecay" in result["arms"]
             else [
-                "`WarmupStableDecay` is not an arm: it was not in `lightning_lr` when this ran (an extension point "
-                "in `ARMS` marks where its one line goes).",
+                "`WarmupStableDecay` was not an arm of this run (`--arms`).",
                 "",
             ]
         ),

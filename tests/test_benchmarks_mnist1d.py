@@ -69,9 +69,9 @@ def test_every_schedule_callback_is_an_arm(bench: ModuleType) -> None:
         for name in lightning_lr.__all__
         if isinstance(getattr(lightning_lr, name), type)
         and issubclass(getattr(lightning_lr, name), lightning_lr.ScheduleCallback)
-        and name != "ScheduleCallback"
+        and name not in ("ScheduleCallback", "HyperparameterScheduler")  # the base; not an LR schedule
     }
-    assert schedule_callbacks <= arms | {"WarmupStableDecay"}  # WSD: the extension point in ARMS
+    assert schedule_callbacks <= arms
     assert "LRFinder" in arms
 
 
