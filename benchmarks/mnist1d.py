@@ -610,8 +610,8 @@ def reading(result: dict[str, Any]) -> list[str]:
     if complete:
         fastest = ", ".join(f"{arm} at {b} epochs ({steps:.0f})" for steps, arm, b in sorted(complete)[:4])
         lines.append(
-            f"- Fastest to 94% validation accuracy on every seed (mean steps): {fastest}. "
-            + ("" if any(a in CONSTANTS for _, a, _ in complete) else "No constant LR gets there on every seed.")
+            f"- Fastest to 94% validation accuracy on every seed (mean steps): {fastest}."
+            + ("" if any(a in CONSTANTS for _, a, _ in complete) else " No constant LR gets there on every seed.")
         )
     else:
         lines.append("- No arm reached 94% validation accuracy on every seed at any budget.")
