@@ -218,6 +218,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def fsdp_verdict(f: dict[str, Any]) -> list[str]:
+    f = {k: v.replace("`", "'") if isinstance(v, str) else v for k, v in f.items()}  # errors quote with backticks
     lines = []
     if f.get("fsdp_error"):
         lines.append(f'- `strategy="fsdp"` did not train: `{f["fsdp_error"]}`.')
