@@ -73,6 +73,7 @@ from machine import loadavg, machine  # noqa: E402  (benchmarks/machine.py, besi
 from lightning_lr import OneCycle  # noqa: E402
 
 MAX_LR = 0.1
+ACCELERATOR = "cpu"  # --accelerator (benchmarks/gpu.sh runs it on "cuda")
 IN_FEATURES, HIDDEN = 32, 64
 # Per optimizer step in automatic optimization Lightning calls these callback hooks, on every callback.
 STEP_HOOKS = (
@@ -146,7 +147,7 @@ def make_loader(steps: int, batch_size: int) -> DataLoader:
 
 def make_trainer(callbacks: list[Callback], logger: Any, log_every: int, **kwargs: Any) -> pl.Trainer:
     return pl.Trainer(
-        accelerator="cpu",
+        accelerator=ACCELERATOR,
         devices=1,
         max_epochs=1,
         callbacks=callbacks,
@@ -495,7 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the docs files even with --quick")
     parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks/overhead.*")
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "benchmarks")
+    parser.add_argument("--accelerator", default="cpu", help="Trainer accelerator (default cpu; gpu.sh: cuda)")
     args = parser.parse_args(argv)
+    global ACCELERATOR
+    ACCELERATOR = args.accelerator
     if args.quick:
         args.pairs, args.steps, args.micro_calls = 2, 60, 2_000
     if args.pairs < 1 or args.steps < 20:
@@ -584,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size,
             "log_every": args.log_every,
             "threads": args.threads,
+            "accelerator": args.accelerator,
             "micro_calls": args.micro_calls,
             "quick": args.quick,
             "ours_logs_itself": ours_logs_itself(),
