@@ -117,3 +117,15 @@ class PlateauModel(TinyModel):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(random_data(4, self.features, seed=1), batch_size=4)
+
+
+def pytorch_lrs(make_scheduler: Any, steps: int, lr: float = 0.1) -> list[float]:
+    """The LR of each of ``steps`` optimizer steps under a PyTorch scheduler (``make_scheduler(optimizer)``)."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr, momentum=0.9)
+    scheduler = make_scheduler(optimizer)
+    out = []
+    for _ in range(steps):
+        out.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    return out

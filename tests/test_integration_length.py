@@ -20,21 +20,14 @@ from torch import nn
 from lightning_lr import CosineAnnealing, LRScheduler, OneCycle, ScheduleConflictError, StepDecay, WarmupLinear
 from lightning_lr.callbacks.plan import Stretch
 from lightning_lr.schedules import Constant, Join, Linear, Polynomial
-from tests.helpers import Recorder, TinyModel, make_trainer
+from tests.helpers import Recorder, TinyModel, make_trainer, pytorch_lrs
 from tests.test_behaviour import CrashAfter, CrashError
 from tests.test_integration_data import StreamModel
 
 
 def one_cycle_lrs(total_steps: int, steps: int, max_lr: float = 0.1) -> list[float]:
     """PyTorch's OneCycleLR, stepped once per optimizer step."""
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr, momentum=0.9)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps)
-    out = []
-    for _ in range(steps):
-        out.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    return out
+    return pytorch_lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=max_lr, total_steps=total_steps), steps)
 
 
 def first_lrs(model: TinyModel) -> list[float]:
@@ -260,14 +253,8 @@ def test_two_resumes_with_longer_runs_chain_their_stretches(tmp_path: Path) -> N
 def test_a_shorter_linear_schedule_holds_its_end_as_pytorch_linear_lr_does(tmp_path: Path) -> None:
     model = TinyModel()
     make_trainer(tmp_path, [LRScheduler(Linear(1.0, 0.1, 10))]).fit(model)  # 16 steps
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    reference = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.1, total_iters=10)
-    expected = []
-    for _ in range(16):
-        expected.append(reference.get_last_lr()[0])
-        optimizer.step()
-        reference.step()
-    assert first_lrs(model) == pytest.approx(expected, rel=1e-12)
+    linear = lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=10)  # noqa: E731
+    assert first_lrs(model) == pytest.approx(pytorch_lrs(linear, 16), rel=1e-12)
 
 
 def test_a_shorter_transformers_linear_schedule_holds_zero(tmp_path: Path) -> None:
@@ -319,11 +306,4 @@ DOCS_COUNTERPARTS = [
 def test_the_documented_pytorch_counterparts_run_as_written(tmp_path: Path, expression: Any, pytorch: Any) -> None:
     model = TinyModel()
     make_trainer(tmp_path, [LRScheduler(expression())]).fit(model)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    scheduler = pytorch(optimizer)
-    expected = []
-    for _ in range(16):
-        expected.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    assert first_lrs(model) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert first_lrs(model) == pytest.approx(pytorch_lrs(pytorch, 16), rel=1e-12, abs=1e-15)

@@ -28,7 +28,7 @@ from lightning_lr import (
     StepDecay,
 )
 from lightning_lr.schedules import Linear
-from tests.helpers import TinyModel, make_trainer
+from tests.helpers import TinyModel, make_trainer, pytorch_lrs
 from tests.test_behaviour import CrashAfter, CrashError
 from tests.test_integration_length import infos, one_cycle_lrs
 
@@ -211,14 +211,7 @@ def test_numpy_numbers_are_accepted_wherever_a_number_is(tmp_path: Path) -> None
 def test_gamma_zero_is_treated_alike_and_as_pytorch_does(tmp_path: Path, ours: Any, theirs: Any) -> None:
     model = TinyModel()
     make_trainer(tmp_path, [ours()]).fit(model)
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    scheduler = theirs(optimizer)
-    expected = []
-    for _ in range(16):
-        expected.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    assert [step[0] for step in model.recorder.lrs] == expected
+    assert [step[0] for step in model.recorder.lrs] == pytorch_lrs(theirs, 16)
 
 
 def test_info_lines_are_logged_through_lightnings_logger(caplog: pytest.LogCaptureFixture) -> None:

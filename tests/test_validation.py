@@ -59,7 +59,7 @@ from lightning_lr.schedules import (
     triangle_wave,
     warmup_stable_decay,
 )
-from tests.helpers import TinyModel, make_trainer
+from tests.helpers import TinyModel, make_trainer, pytorch_lrs
 
 NAN, INF = math.nan, math.inf
 
@@ -374,14 +374,7 @@ def test_total_steps_longer_than_training_is_a_warning_and_runs_the_first_steps_
     model = TinyModel()
     with pytest.warns(UserWarning, match=mentions("OneCycle", "100", "16", "never reaches")):
         make_trainer(tmp_path, [OneCycle(total_steps=100)]).fit(model)
-    reference = torch.optim.lr_scheduler.OneCycleLR(
-        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9), max_lr=0.1, total_steps=100
-    )
-    expected = []
-    for _ in range(16):
-        expected.append(reference.get_last_lr()[0])
-        reference.optimizer.step()
-        reference.step()
+    expected = pytorch_lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=100), 16)
     assert [lrs[0] for lrs in model.recorder.lrs] == pytest.approx(expected, rel=1e-12)
 
 

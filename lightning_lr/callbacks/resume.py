@@ -45,6 +45,19 @@ class StartPoint:
             "joined": [list(r) for r in self.joined],
         }
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> StartPoint:
+        """Read :meth:`to_state`'s fields (a version-1 state has no ``planned``: the plan follows the run)."""
+        planned = state.get("planned")
+        return cls(
+            [list(map(float, b)) for b in state["base_lrs"]],
+            list(map(int, state["steps"])),
+            None if planned is None else Timeline(float(planned[0]), float(planned[1])),
+            None if state.get("total") is None else float(state["total"]),
+            [[(float(a), float(b), float(c)) for a, b, c in chain] for chain in state.get("stretches") or []],
+            [list(map(float, r)) for r in state.get("joined") or []],
+        )
+
     def continue_on(
         self, run: Timeline, nows: list[float], name: str, interval: str, policy: str
     ) -> tuple[Timeline, float, list[list[tuple[float, float, float]]]]:
@@ -76,33 +89,14 @@ def start_point(
     single_optimizer: bool,
 ) -> StartPoint:
     """From the checkpoint's state, else from the previous fit (``previous``), else fresh."""
-    start = _start_point(name, restored, previous, optimizers, base_lrs, global_step, single_optimizer)
-    if len(start.base_lrs) != len(optimizers):
-        raise ScheduleConflictError(
-            f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, the model has {len(optimizers)}."
-        )
-    return start
-
-
-def _start_point(
-    name: str,
-    restored: dict[str, Any] | None,
-    previous: StartPoint | None,
-    optimizers: list[Optimizer],
-    base_lrs: Callable[[Optimizer], list[float]],
-    global_step: int,
-    single_optimizer: bool,
-) -> StartPoint:
     if restored and restored.get("base_lrs") is not None:
-        planned = restored.get("planned")  # absent in version-1 states: the plan follows the run as it is
-        return StartPoint(
-            [list(map(float, b)) for b in restored["base_lrs"]],
-            list(map(int, restored["steps"])),
-            None if planned is None else Timeline(float(planned[0]), float(planned[1])),
-            None if restored.get("total") is None else float(restored["total"]),
-            [[(float(a), float(b), float(c)) for a, b, c in chain] for chain in restored.get("stretches") or []],
-            [list(map(float, r)) for r in restored.get("joined") or []],
-        )
+        start = StartPoint.from_state(restored)
+        if len(start.base_lrs) != len(optimizers):
+            raise ScheduleConflictError(
+                f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, "
+                f"the model has {len(optimizers)}."
+            )
+        return start
     if global_step > 0 and previous is not None and len(previous.steps) == len(optimizers):
         return previous  # a further fit() on the same Trainer and callback: carry on where the last one ended
     start = StartPoint([base_lrs(opt) for opt in optimizers], [0] * len(optimizers))
