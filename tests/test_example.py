@@ -119,7 +119,7 @@ def test_train_cifar_offline_falls_back_to_builtin_data_and_says_so(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FALLING BACK to built-in CIFAR-shaped data" in done.stdout
-    assert "built-in CIFAR-shaped data (not CIFAR-10): 500 train / 100 test images" in done.stdout
+    assert "built-in CIFAR-shaped data (not CIFAR-10): 500 train / 125 test images" in done.stdout
     assert "Done: val_acc=" in done.stdout
 
 
