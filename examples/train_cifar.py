@@ -243,6 +243,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")  # torch 2.13
 
 
 def schedule_callback(name: str, epochs: int, steps_per_epoch: int) -> ll.ScheduleCallback:
