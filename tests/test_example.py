@@ -33,13 +33,13 @@ def write_cifar_copy(root: Path, per_batch: int = 40, test: int = 40) -> Path:
     return folder
 
 
-def run_example(*args: str) -> subprocess.CompletedProcess[str]:
+def run_example(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_cifar.py"), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env=env,
         cwd=ROOT,
     )
@@ -86,7 +86,8 @@ def test_train_cifar_on_a_real_format_copy_with_finder_and_tensorboard(tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "CIFAR-10 from" in out and "200 train / 40 test images" in out
-    assert "LR finder:   suggested lr=" in out
+    # 5 points are too few for a suggestion; the summary then says why, in the one finder line
+    assert "LR finder:   suggested lr=" in out or "LR finder:   no suggestion (" in out
     assert "Validation:  accuracy " in out and "after 8 steps" in out
     assert f"TensorBoard: tensorboard --logdir {tmp_path / 'runs' / 'cifar-onecycle' / 'version_0'}" in out
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -144,7 +145,8 @@ def read_events(run_dir: Path) -> tuple[set[str], set[str]]:
 
 def test_cpu_default_runs_end_to_end_and_closes_with_its_summary(tmp_path: Path) -> None:
     """The README's main command on a machine without a GPU: nothing but where to put data and logs."""
-    done = run_example("--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs"), "--no-download")
+    args = ("--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs"), "--no-download")
+    done = run_example(*args, timeout=1800)  # 2-3 min on 2 idle cores; a generous bound for shared machines
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert out.startswith("Configuration: a CPU-sized run (the full recipe: --full) on a CPU: ResNet-9 at 0.25")
