@@ -39,7 +39,9 @@ _MATH_ROLE = re.compile(r":math:`(?P<body>[^`]+)`")
 _XREF_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|data|mod|exc|obj):`(?P<target>[^`]+)`")
 _EXAMPLE_HEADER = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
 _DOCTEST_DIRECTIVE = re.compile(r"[ \t]*#[ \t]*doctest:[^\n]*$", re.MULTILINE)
-_SHARED_PARAMS = re.compile(r"^(?P<indent>[ \t]+)(?P<names>[A-Za-z_]\w*(?:, [A-Za-z_]\w*)+): (?P<text>.*)$", re.MULTILINE)
+_SHARED_PARAMS = re.compile(
+    r"^(?P<indent>[ \t]+)(?P<names>[A-Za-z_]\w*(?:, [A-Za-z_]\w*)+): (?P<text>.*)$", re.MULTILINE
+)
 
 
 def _math_blocks(text: str) -> str:
@@ -91,7 +93,14 @@ def _xref(match: re.Match[str], scope: Object | None) -> str:
 
 
 def _split_shared(match: re.Match[str]) -> str:
-    """``a, b: text`` -> one entry per name, so each is matched to its signature parameter and default."""
+    """``a, b: text`` -> one entry per name, so each is matched to its signature parameter and default.
+
+    Example:
+        >>> print(_SHARED_PARAMS.sub(_split_shared, "Args:\\n    interval, warmup: see the base class."))
+        Args:
+            interval: see the base class.
+            warmup: see the base class.
+    """
     return "\n".join(f"{match['indent']}{name}: {match['text']}" for name in match["names"].split(", "))
 
 
