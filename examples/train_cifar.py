@@ -273,7 +273,6 @@ def schedule_callback(name: str, epochs: int, steps_per_epoch: int) -> ll.Schedu
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-
     p.add_argument("--full", action="store_true", help="the full recipe even without a GPU (about 40 min on 2 cores)")
     p.add_argument("--schedule", choices=SCHEDULES, default="onecycle")
     p.add_argument("--epochs", type=int, default=None, help="default: 4 on a CPU, 20 with the full recipe")
