@@ -1,16 +1,21 @@
 """Train a ResNet-9 on CIFAR-10 with the LR finder and a schedule from lightning_lr.
 
-    python examples/train_cifar.py                       # finder + 1cycle, 20 epochs
-    python examples/train_cifar.py --schedule cosine --epochs 30
-    python examples/train_cifar.py --max-steps 20        # a smoke run, a few minutes on a CPU
+    python examples/train_cifar.py                 # sized to the machine: a quick run on a CPU, full on a GPU
+    python examples/train_cifar.py --full          # the full recipe (20 epochs of ResNet-9) on any machine
+    python examples/train_cifar.py --schedule cosine --epochs 8
+
+On a machine without a GPU the default is a CPU-sized run: ResNet-9 at a quarter of its width,
+4 epochs over 4,000 training images (1,000 test images), batch 128, a 30-step range test (a few
+minutes on 2 cores). On a GPU, and with ``--full``, it is the DAWNBench-style recipe (94% test
+accuracy in 24 epochs): the whole data, batch 512 (128 on a CPU), 20 epochs, a 60-step range test.
+Both: SGD with Nesterov momentum, weight decay 5e-4, label smoothing 0.2, and a one-cycle LR whose
+peak the LR finder chooses.
 
 Data: a local ``cifar-10-batches-py`` copy under ``--data-dir`` (the format torchvision downloads);
-torchvision downloads it when installed and online; otherwise the script says so and trains on
-built-in CIFAR-shaped data, so it runs end to end offline. Logs go to TensorBoard under --logdir.
-
-The model and defaults follow the DAWNBench ResNet-9 (94% test accuracy in 24 epochs): batch 512,
-SGD with Nesterov momentum, weight decay 5e-4, label smoothing 0.2, and a one-cycle LR whose peak
-the LR finder chooses.
+torchvision downloads it when installed and online; otherwise the script says why and trains on
+built-in CIFAR-shaped data, so it runs end to end offline. Logs go to TensorBoard under --logdir;
+the script ends with a summary: data, finder suggestion, accuracy, time, the run directory and the
+``tensorboard`` command.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +34,34 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cifar_data import DeviceBatches, load
+from cifar_data import BUILTIN_DESCRIPTION, BUILTIN_SOURCE, DeviceBatches, load, subset
+from cifar_report import Throughput, print_summary, quiet_lightning
 
 import lightning_lr as ll
 from lightning_lr.schedules import Constant, between, triangle_wave
 
 SCHEDULES = ["onecycle", "cosine", "sgdr", "step", "exponential", "cyclical", "warmup-linear", "plateau", "constant"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a run trains: the model's width, the length, and how much of the data."""
+
+    name: str
+    width: float  # 1.0: ResNet-9's 64-128-256-512 channels
+    epochs: int
+    batch_size: int
+    train_images: int | None  # None: all
+    test_images: int | None
+    finder_steps: int
+    builtin_size: int  # training images of the built-in data
+
+
+def recipe(full: bool, gpu: bool) -> Recipe:
+    """The full DAWNBench-style recipe on a GPU or with ``--full``; else a run sized to 2 CPU cores."""
+    if full or gpu:
+        return Recipe("the full recipe", 1.0, 20, 512 if gpu else 128, None, None, 60, 10_000)
+    return Recipe("a CPU-sized run (the full recipe: --full)", 0.25, 4, 128, 4_000, 1_000, 30, 4_000)
 
 
 def conv_bn(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
@@ -56,22 +84,6 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
-def resnet9(num_classes: int = 10) -> nn.Module:
-    """The DAWNBench ResNet-9 (prep, 3 layers, 2 residual blocks, max-pool head, scaled logits)."""
-    return nn.Sequential(
-        conv_bn(3, 64),
-        conv_bn(64, 128, pool=True),
-        Residual(128),
-        conv_bn(128, 256, pool=True),
-        conv_bn(256, 512, pool=True),
-        Residual(512),
-        nn.AdaptiveMaxPool2d(1),
-        nn.Flatten(),
-        nn.Linear(512, num_classes, bias=False),
-        Scale(0.125),
-    )
-
-
 class Scale(nn.Module):
     def __init__(self, factor: float) -> None:
         super().__init__()
@@ -81,11 +93,28 @@ class Scale(nn.Module):
         return x * self.factor
 
 
+def resnet9(num_classes: int = 10, width: float = 1.0) -> nn.Module:
+    """The DAWNBench ResNet-9 (prep, 3 layers, 2 residual blocks, max-pool head, scaled logits), x ``width``."""
+    c = [max(int(n * width), 8) for n in (64, 128, 256, 512)]
+    return nn.Sequential(
+        conv_bn(3, c[0]),
+        conv_bn(c[0], c[1], pool=True),
+        Residual(c[1]),
+        conv_bn(c[1], c[2], pool=True),
+        conv_bn(c[2], c[3], pool=True),
+        Residual(c[3]),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(c[3], num_classes, bias=False),
+        Scale(0.125),
+    )
+
+
 class CifarModule(pl.LightningModule):
-    def __init__(self, lr: float, weight_decay: float, label_smoothing: float) -> None:
+    def __init__(self, lr: float, weight_decay: float, label_smoothing: float, width: float = 1.0) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = resnet9().to(memory_format=torch.channels_last)
+        self.net = resnet9(width=width).to(memory_format=torch.channels_last)
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -113,14 +142,17 @@ class CifarModule(pl.LightningModule):
 class CifarData(pl.LightningDataModule):
     """Keeps the images on the training device; each rank takes its shard of every epoch."""
 
-    def __init__(self, data_dir: str, batch_size: int, download: bool = True, builtin_size: int = 10_000) -> None:
+    def __init__(self, data_dir: str, batch_size: int, plan: Recipe, download: bool = True) -> None:
         super().__init__()
-        self.data = load(data_dir, download=download, builtin_size=builtin_size)
+        loaded = load(data_dir, download=download, builtin_size=plan.builtin_size)
+        self.data = subset(loaded, plan.train_images, plan.test_images)
         self.batch_size = batch_size
-        print(
-            f"Data: {self.data.source}: {len(self.data.train_labels):,} train / "
-            f"{len(self.data.test_labels):,} test images"
-        )
+        of = "" if len(self.data.train_labels) == len(loaded.train_labels) else " (a fixed random subset)"
+        counts = f"{len(self.data.train_labels):,} train / {len(self.data.test_labels):,} test images"
+        self.summary = f"{self.data.source}: {counts}{of}"
+        print(f"Data: {self.summary}")
+        if self.data.source == BUILTIN_SOURCE:
+            print(f"      {BUILTIN_DESCRIPTION}")
 
     def setup(self, stage: str) -> None:
         device = self.trainer.strategy.root_device  # type: ignore[union-attr]
@@ -149,34 +181,6 @@ class CifarData(pl.LightningDataModule):
         return self.test
 
 
-class Throughput(Callback):
-    """Training images per second and seconds per epoch (the first epoch excluded when there are more)."""
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size, self._start, self._images = batch_size, 0.0, 0
-        self.epochs: list[tuple[float, int]] = []
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start, self._images = time.perf_counter(), 0
-
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        self._images += batch[1].shape[0] * trainer.world_size
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.epochs.append((time.perf_counter() - self._start, self._images))
-
-    def summary(self) -> str:
-        timed = self.epochs[1:] or self.epochs
-        if not timed:
-            return "no full epoch timed"
-        seconds, images = sum(t for t, _ in timed), sum(n for _, n in timed)
-        return f"{images / max(seconds, 1e-9):,.0f} training images/s, {seconds / len(timed):.2f} s per epoch"
-
-
 def schedule_callback(name: str, epochs: int, steps_per_epoch: int) -> ll.ScheduleCallback:
     """The schedule for ``--schedule``; every one takes its peak/base LR from the optimizer (the finder's)."""
     third = max(epochs // 3, 1)
@@ -203,19 +207,20 @@ def schedule_callback(name: str, epochs: int, steps_per_epoch: int) -> ll.Schedu
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--full", action="store_true", help="the full recipe even without a GPU (about 40 min on 2 cores)")
     p.add_argument("--schedule", choices=SCHEDULES, default="onecycle")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=None, help="default: 512 on GPU, 128 on CPU")
+    p.add_argument("--epochs", type=int, default=None, help="default: 4 on a CPU, 20 with the full recipe")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 512 on a GPU, 128 on a CPU")
     p.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps (smoke runs)")
     p.add_argument("--lr", type=float, default=0.4, help="LR when the finder is off (--no-find-lr)")
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.2)
     p.add_argument("--no-find-lr", action="store_true", help="skip the LR range test, use --lr")
-    p.add_argument("--finder-steps", type=int, default=60)
+    p.add_argument("--finder-steps", type=int, default=None, help="default: 30 on a CPU, 60 with the full recipe")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--no-download", action="store_true")
-    p.add_argument("--builtin-size", type=int, default=10_000, help="training images of the built-in fallback data")
+    p.add_argument("--builtin-size", type=int, default=None, help="training images of the built-in fallback data")
     p.add_argument("--devices", default="auto")
     p.add_argument("--precision", default=None, help="default: bf16-mixed on GPU, 32-true on CPU")
     p.add_argument("--logdir", default="runs")
@@ -227,53 +232,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    started = time.perf_counter()
     args = parse_args(argv)
-    pl.seed_everything(args.seed, workers=True)
+    quiet_lightning()
+    pl.seed_everything(args.seed, workers=True, verbose=False)
     gpu = torch.cuda.is_available()
+    plan = recipe(args.full, gpu)
+    if args.epochs is not None:
+        plan = replace(plan, epochs=args.epochs)
+    if args.batch_size is not None:
+        plan = replace(plan, batch_size=args.batch_size)
+    if args.finder_steps is not None:
+        plan = replace(plan, finder_steps=args.finder_steps)
+    if args.builtin_size is not None:  # the built-in data at this size, not a subset of it
+        plan = replace(plan, builtin_size=args.builtin_size, train_images=None, test_images=None)
     precision = args.precision or ("bf16-mixed" if gpu else "32-true")
-    batch_size = args.batch_size or (512 if gpu else 128)
+    width = "" if plan.width == 1.0 else f" at {plan.width:g} of its width"
     print(
-        f"Device: {'GPU ' + torch.cuda.get_device_name() if gpu else 'CPU'}, precision {precision}, "
-        f"batch size {batch_size}, schedule {args.schedule}"
+        f"Configuration: {plan.name} on {'GPU ' + torch.cuda.get_device_name() if gpu else 'a CPU'}: ResNet-9{width}, "
+        f"{plan.epochs} epochs, batch {plan.batch_size}, precision {precision}, schedule {args.schedule}, "
+        f"LR finder {'off' if args.no_find_lr else f'{plan.finder_steps} steps'}"
     )
-    data = CifarData(args.data_dir, batch_size, download=not args.no_download, builtin_size=args.builtin_size)
-    steps_per_epoch = max(len(data.data.train_labels) // batch_size, 1)
+    data = CifarData(args.data_dir, plan.batch_size, plan, download=not args.no_download)
+    steps_per_epoch = max(len(data.data.train_labels) // plan.batch_size, 1)
     callbacks: list[Callback] = []
+    finder = None
     if not args.no_find_lr:
-        budget = steps_per_epoch * args.epochs if args.max_steps < 0 else args.max_steps
-        finder_steps = max(min(args.finder_steps, budget), 8)  # the finder needs >= 5 points to suggest
-        callbacks.append(ll.LRFinder(min_lr=1e-4, max_lr=10.0, num_training_steps=finder_steps))
-    callbacks.append(schedule_callback(args.schedule, args.epochs, steps_per_epoch))
-    throughput = Throughput(batch_size)
+        budget = steps_per_epoch * plan.epochs if args.max_steps < 0 else args.max_steps
+        finder_steps = max(min(plan.finder_steps, budget), 8)  # the finder needs >= 5 points to suggest
+        finder = ll.LRFinder(min_lr=1e-4, max_lr=10.0, num_training_steps=finder_steps)
+        callbacks.append(finder)
+    schedule = schedule_callback(args.schedule, plan.epochs, steps_per_epoch)
+    callbacks.append(schedule)
+    throughput = Throughput()
     callbacks.append(throughput)
     logger = TensorBoardLogger(args.logdir, name=f"cifar-{args.schedule}", default_hp_metric=False)
     trainer = pl.Trainer(
-        max_epochs=args.epochs,
+        max_epochs=plan.epochs,
         max_steps=args.max_steps,
         devices=args.devices,
         precision=precision,
         logger=logger,
         callbacks=callbacks,
-        log_every_n_steps=10,
+        log_every_n_steps=min(10, steps_per_epoch),
         num_sanity_val_steps=0,
         enable_checkpointing=False,
+        enable_model_summary=False,
         benchmark=gpu,
     )
-    model = CifarModule(args.lr, args.weight_decay, args.label_smoothing)
+    model = CifarModule(args.lr, args.weight_decay, args.label_smoothing, plan.width)
     trainer.fit(model, datamodule=data)
     if "val_acc" not in trainer.callback_metrics:  # stopped by --max-steps before an epoch ended
         trainer.validate(model, datamodule=data, verbose=False)
-    finder = next((c for c in callbacks if isinstance(c, ll.LRFinder)), None)
-    if finder is not None and finder.result is not None:
-        result = finder.result
-        note = f" ({result.reason})" if result.reason else ""
-        print(f"LR finder: suggestion {result.suggestion} by {result.method!r}{note}")
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    print(
-        f"Done: val_acc={metrics.get('val_acc', float('nan')):.4f} after {trainer.global_step} steps; "
-        f"{throughput.summary()}"
-    )
-    print(f"TensorBoard: tensorboard --logdir {args.logdir}")
+    if trainer.is_global_zero:
+        print_summary(args, data, finder, schedule, trainer, metrics, throughput, steps_per_epoch, logger, started)
     return metrics
 
 

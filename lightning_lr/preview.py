@@ -10,7 +10,7 @@ import torch
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.checks import check_positive, check_positive_int
-from lightning_lr.logging.figures import SchedulePreview, plans_preview
+from lightning_lr.logging.figures import SchedulePreview, plan_note, plans_preview
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Timeline
 
@@ -28,6 +28,9 @@ def preview(
     points: int = 1000,
 ) -> SchedulePreview:
     """What ``callback`` would set over a run of ``total`` clock units, without training.
+
+    For ``ReduceLROnPlateau`` the preview has no cuts (they depend on the metric) and says so in
+    its ``note``.
 
     Args:
         callback: Any schedule callback, e.g. ``OneCycle()``.
@@ -58,7 +61,7 @@ def preview(
         raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
     per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
     plan = callback.build_plan(opt, callback.base_lrs(opt), Timeline(float(total), per_epoch), OptimizerClock(opt))
-    return plans_preview([plan], series_names([opt]), total, callback.interval, points)
+    return plans_preview([plan], series_names([opt]), total, callback.interval, points, plan_note(callback))
 
 
 def sparkline(values: Sequence[float], width: int = 60) -> str:

@@ -33,13 +33,13 @@ def write_cifar_copy(root: Path, per_batch: int = 40, test: int = 40) -> Path:
     return folder
 
 
-def run_example(*args: str) -> subprocess.CompletedProcess[str]:
+def run_example(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_cifar.py"), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env=env,
         cwd=ROOT,
     )
@@ -86,9 +86,10 @@ def test_train_cifar_on_a_real_format_copy_with_finder_and_tensorboard(tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "CIFAR-10 from" in out and "200 train / 40 test images" in out
-    assert "LR finder: suggestion" in out
-    assert "Done: val_acc=" in out and "after 8 steps" in out
-    assert f"tensorboard --logdir {tmp_path / 'runs'}" in out
+    # 5 points are too few for a suggestion; the summary then says why, in the one finder line
+    assert "LR finder:   suggested lr=" in out or "LR finder:   no suggestion (" in out
+    assert "Validation:  accuracy " in out and "after 8 steps" in out
+    assert f"TensorBoard: tensorboard --logdir {tmp_path / 'runs' / 'cifar-onecycle' / 'version_0'}" in out
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     logged: set[str] = set()
@@ -118,11 +119,63 @@ def test_train_cifar_offline_falls_back_to_builtin_data_and_says_so(tmp_path: Pa
         "500",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "FALLING BACK to built-in CIFAR-shaped data" in done.stdout
-    assert "built-in CIFAR-shaped data (not CIFAR-10): 500 train / 100 test images" in done.stdout
-    assert "Done: val_acc=" in done.stdout
+    assert "--no-download was given: FALLING BACK to built-in CIFAR-shaped data" in done.stdout
+    assert 'pip install -e ".[cifar]"' in done.stdout  # how to get the real data
+    assert "built-in CIFAR-shaped data (not CIFAR-10): 500 train / 125 test images" in done.stdout
+    assert "LR finder:   off (--no-find-lr)" in done.stdout and "Validation:  accuracy " in done.stdout
 
 
 def test_train_cifar_refuses_a_max_steps_too_short_for_the_schedule(tmp_path: Path) -> None:
     done = run_example("--max-steps", "3", "--no-download", "--data-dir", str(tmp_path))
     assert done.returncode == 2 and "--max-steps must be at least 8" in done.stderr
+
+
+def read_events(run_dir: Path) -> tuple[set[str], set[str]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars: set[str] = set()
+    images: set[str] = set()
+    for events_file in run_dir.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events_file), size_guidance={"scalars": 0, "images": 0})
+        accumulator.Reload()
+        scalars |= set(accumulator.Tags()["scalars"])
+        images |= set(accumulator.Tags()["images"])
+    return scalars, images
+
+
+def test_cpu_default_runs_end_to_end_and_closes_with_its_summary(tmp_path: Path) -> None:
+    """The README's main command on a machine without a GPU: nothing but where to put data and logs."""
+    args = ("--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs"), "--no-download")
+    done = run_example(*args, timeout=1800)  # 2-3 min on 2 idle cores; a generous bound for shared machines
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert out.startswith("Configuration: a CPU-sized run (the full recipe: --full) on a CPU: ResNet-9 at 0.25")
+    run_dir = tmp_path / "runs" / "cifar-onecycle" / "version_0"
+    summary = out[out.index("\nSummary\n") + 1 :].splitlines()
+    assert summary[1] == "  Data:        built-in CIFAR-shaped data (not CIFAR-10): 4,000 train / 1,000 test images"
+    assert summary[2].startswith("  LR finder:   suggested lr=") and "(valley rule, 30 points," in summary[2]
+    assert summary[2].endswith("OneCycle used it as its peak")
+    assert out.count("suggested lr=") == 1  # once, rounded to 3 digits
+    lr = summary[2].split("suggested lr=")[1].split(" ")[0]
+    assert len(lr.replace(".", "").replace("e-0", "").lstrip("0")) <= 3, lr
+    assert summary[3].startswith("  Validation:  accuracy ") and "after 124 steps (4 epochs)" in summary[3]
+    accuracy = float(summary[3].split("accuracy ")[1].split(",")[0])
+    assert 0.2 < accuracy < 0.99  # learns (chance is 0.1) and the built-in data is not trivial
+    assert summary[4].startswith("  Time:        ") and "s per epoch of 31 steps, validation excluded" in summary[4]
+    assert summary[5] == f"  Run dir:     {run_dir}"
+    assert summary[6] == f"  TensorBoard: tensorboard --logdir {run_dir}"
+    assert [line.split(":")[0].strip() for line in summary[7:10]] == ["SCALARS", "IMAGES", "CUSTOM SCALARS"]
+    assert "💡" not in out + done.stderr and "GPU available" not in out + done.stderr  # Lightning's chatter is off
+    assert "LRFinder: range test of up to 30 steps" in done.stderr  # the start line, then the bar
+    scalars, images = read_events(run_dir)
+    assert {"lr-SGD/pg1", "lr-SGD/pg1-momentum", "loss/train", "val_acc", "val_loss", "lr_finder/loss"} <= scalars
+    assert images == {"lightning_lr/planned_schedule/OneCycle", "lightning_lr/lr_finder"}
+
+
+def test_builtin_data_is_learnable_but_not_separable_by_its_class_means() -> None:
+    """The fallback data teaches something: a nearest-class-mean classifier is far from perfect on it."""
+    data = builtin(train=2000, test=500)
+    train, test = data.train_images.float().flatten(1), data.test_images.float().flatten(1)
+    means = torch.stack([train[data.train_labels == c].mean(0) for c in range(10)])
+    accuracy = (torch.cdist(test, means).argmin(1) == data.test_labels).float().mean().item()
+    assert 0.1 < accuracy < 0.6, accuracy

@@ -6,6 +6,9 @@ as Sphinx does. Before mkdocstrings renders them this extension rewrites, in eve
 - a ``.. math::`` directive (on one line, or with an indented body) into a ``$$ ... $$`` block,
   rendered by ``pymdownx.arithmatex``;
 - ``:math:`x``` into ``$x$``;
+- an argument entry shared by several parameters (``interval, warmup, ...: see ScheduleCallback``)
+  into one entry per parameter, so that the API pages show each one with its type and real default
+  (Griffe takes a shared entry for one unknown parameter and the listed ones as "required");
 - an ``Example:`` section header into ``Examples:`` (what Griffe's Google parser reads as code
   examples; the singular would be an admonition of plain text), and drops ``# doctest:`` directives;
 - ``:class:`~pkg.Name```, ``:func:``, ``:meth:``, ``:attr:``, ``:data:``, ``:mod:``, ``:exc:`` and
@@ -36,6 +39,9 @@ _MATH_ROLE = re.compile(r":math:`(?P<body>[^`]+)`")
 _XREF_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|data|mod|exc|obj):`(?P<target>[^`]+)`")
 _EXAMPLE_HEADER = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
 _DOCTEST_DIRECTIVE = re.compile(r"[ \t]*#[ \t]*doctest:[^\n]*$", re.MULTILINE)
+_SHARED_PARAMS = re.compile(
+    r"^(?P<indent>[ \t]+)(?P<names>[A-Za-z_]\w*(?:, [A-Za-z_]\w*)+): (?P<text>.*)$", re.MULTILINE
+)
 
 
 def _math_blocks(text: str) -> str:
@@ -86,6 +92,18 @@ def _xref(match: re.Match[str], scope: Object | None) -> str:
     return f'<autoref identifier="{path}" optional><code>{title}</code></autoref>'
 
 
+def _split_shared(match: re.Match[str]) -> str:
+    """``a, b: text`` -> one entry per name, so each is matched to its signature parameter and default.
+
+    Example:
+        >>> print(_SHARED_PARAMS.sub(_split_shared, "Args:\\n    interval, warmup: see the base class."))
+        Args:
+            interval: see the base class.
+            warmup: see the base class.
+    """
+    return "\n".join(f"{match['indent']}{name}: {match['text']}" for name in match["names"].split(", "))
+
+
 def convert(text: str, scope: Object | None = None) -> str:
     """Rewrite the reST maths and cross-reference roles of one docstring as Markdown.
 
@@ -100,6 +118,7 @@ def convert(text: str, scope: Object | None = None) -> str:
         with $t$ the step.
     """
     text = _math_blocks(text)
+    text = _SHARED_PARAMS.sub(_split_shared, text)
     text = _EXAMPLE_HEADER.sub(lambda m: f"{m['indent']}Examples:", text)
     text = _DOCTEST_DIRECTIVE.sub("", text)
     text = _MATH_ROLE.sub(lambda m: f"${m['body']}$", text)

@@ -180,10 +180,7 @@ def draw(figure: FamilyFigure) -> Figure:
             steps_per_epoch=panel.steps_per_epoch,
             optimizer=panel.optimizer,  # type: ignore[arg-type]
         )
-        plan.plot(ax=ax)
-        ax.set_yscale("log" if panel.log else "linear")
-        if not any(name.endswith("-momentum") for name in plan.series):
-            ax.legend(loc="best", fontsize="small")  # no momentum legend to share the corners with
+        plan.plot(ax=ax, log=panel.log)  # the legend goes under the panel, off the curves
         ax.set_title(panel.title, fontsize="small", family="monospace")
         ax.grid(alpha=0.3)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,7 +19,9 @@ from lightning.pytorch.strategies import (
     SingleDeviceStrategy,
     Strategy,
 )
+from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
+from tqdm import tqdm
 
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.state import Snapshot
@@ -124,6 +127,11 @@ def run_range_test(
     stop = f"completed all {config.num_training_steps} steps"
     load_train_dataloader(trainer)  # before the snapshot (its dataloader generators)
     snapshot = Snapshot.of_fit(trainer, pl_module)
+    rank_zero_info(
+        f"LRFinder: range test of up to {config.num_training_steps} steps, lr {config.min_lr:.3g} -> "
+        f"{config.max_lr:.3g} ({config.mode}); the model and optimizer are restored afterwards."
+    )
+    bar = _progress_bar(trainer, config.num_training_steps)
     try:
         with Stepper(trainer, pl_module) as stepper:
             validator = None
@@ -151,6 +159,9 @@ def run_range_test(
                 i = len(lrs)
                 lrs.append(lr)
                 losses.append(value)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(lr=f"{lr:.3g}", loss=f"{value:.4g}", refresh=False)
                 average = config.smoothing * average + (1.0 - config.smoothing) * value
                 smoothed = average / (1.0 - config.smoothing ** (i + 1)) if config.smoothing > 0 else average
                 threshold = config.early_stop_threshold if i >= MIN_POINTS else None  # a few batches first
@@ -160,6 +171,8 @@ def run_range_test(
                     usable, stop = i, why or "stopped on another rank"
                     break
     finally:
+        if bar is not None:
+            bar.close()
         snapshot.restore()
     result = None
     if trainer.is_global_zero:
@@ -177,6 +190,13 @@ def run_range_test(
     if decided is None:  # pragma: no cover - rank 0 always has a result
         raise RuntimeError("LRFinder: rank 0 sent no result.")
     return decided
+
+
+def _progress_bar(trainer: pl.Trainer, total: int) -> Any:
+    """A bar like Lightning's own finder's: rank zero only, and only when the trainer shows progress bars."""
+    if not trainer.is_global_zero or trainer.progress_bar_callback is None:
+        return None
+    return tqdm(total=total, desc="LRFinder range test", leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 def _mean_across_ranks(strategy: Any, loss: torch.Tensor | None) -> float | None:

@@ -9,7 +9,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info
 
-from lightning_lr.logging.figures import plans_preview
+from lightning_lr.logging.figures import schedule_figure
 from lightning_lr.logging.loss import LossTracker, loss_of
 from lightning_lr.logging.scalars import ScalarLogger, due, log_every, series_names
 from lightning_lr.logging.tensorboard import SCHEDULE_FIGURE_TAG, add_dashboard, add_figure, tensorboard_writers
@@ -55,16 +55,12 @@ class Reporter:
                 self.loss = LossTracker().to(pl_module.device)
         if tensorboard_writers(trainer) and math.isfinite(total) and total > 0:
             try:
-                import matplotlib
-
-                matplotlib.use("Agg", force=False)
-            except ImportError:
-                rank_zero_info("lightning_lr: install matplotlib (the `plot` extra) for the planned-schedule figure.")
+                figure = schedule_figure(callback, plans, names, total)
+            except ImportError:  # matplotlib is a dependency; a broken install should not stop training
+                rank_zero_info("lightning_lr: matplotlib could not be imported: no planned-schedule figure.")
                 return
             key = getattr(callback, "key", None)  # HyperparameterScheduler: a value other than the LR
             name = type(callback).__name__ + (f"-{key}" if key else "")
-            figure = plans_preview(plans, names, total, callback.interval).plot()
-            figure.axes[0].set_title(f"Planned schedule: {name}")
             if key:
                 figure.axes[0].set_ylabel(key)
             add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{name}", figure, trainer.global_step)
