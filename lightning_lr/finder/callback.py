@@ -237,7 +237,7 @@ class LRFinder(Callback):
             try:
                 figure = result.plot()
             except ImportError:
-                rank_zero_info("LRFinder: install matplotlib (the `plot` extra) for the finder figure in TensorBoard.")
+                rank_zero_info("LRFinder: matplotlib could not be imported: no finder figure in TensorBoard.")
                 return
             add_figure(trainer, FINDER_FIGURE_TAG, figure, 0)
 
