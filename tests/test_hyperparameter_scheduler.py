@@ -29,6 +29,7 @@ from lightning_lr import (
     ScheduleLR,
 )
 from lightning_lr.schedules import Constant, Cosine, Join, Linear
+from tests.ddp_teardown import fit_spawn
 from tests.helpers import TinyModel, make_trainer
 
 N, BATCH, EPOCHS = 40, 4, 3  # 10 steps per epoch, 30 steps
@@ -303,8 +304,12 @@ def ddp_callbacks() -> list[Any]:
 @pytest.mark.slow
 def test_ddp_spawn_every_rank_sets_the_same_values_as_one_process(tmp_path: Path) -> None:
     model = DecayModel(str(tmp_path), n=32, batch_size=4)
-    make_trainer(tmp_path, ddp_callbacks(), devices=2, strategy="ddp_spawn", max_epochs=2).fit(model)
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    outputs = [tmp_path / f"rank{r}.json" for r in (0, 1)]
+    fit_spawn(
+        lambda: make_trainer(tmp_path, ddp_callbacks(), devices=2, strategy="ddp_spawn", max_epochs=2).fit(model),
+        outputs,
+    )
+    ranks = [json.loads(path.read_text()) for path in outputs]
     assert ranks[0] == ranks[1]
     single = DecayModel(n=16, batch_size=4)  # the same number of batches per process
     make_trainer(tmp_path / "single", ddp_callbacks(), max_epochs=2).fit(single)

@@ -324,7 +324,7 @@ def restarts_configs(draw: st.DrawFn) -> Config:
     eta_min = draw(UNIT) * min(run.base_lrs)
     t0_frac = draw(st.floats(0.02, 0.6))
     as_steps = draw(st.booleans())
-    t0 = t0_frac * run.total if as_steps else run.duration(draw, t0_frac)
+    t0 = max(1.0, t0_frac * run.total) if as_steps else run.duration(draw, t0_frac)  # a step count is >= 1
     cycle_warmup = draw(st.floats(0.0, 0.9)) * t0 if as_steps and draw(st.booleans()) else 0
     callback = CosineRestarts(
         T_0=t0,

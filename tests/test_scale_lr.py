@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from lightning_lr import CosineAnnealing, LRFinder, OneCycle, ScaleLR, WarmupStableDecay
+from tests.ddp_teardown import fit_spawn
 from tests.helpers import TinyModel, make_trainer, random_data
 
 
@@ -189,8 +190,9 @@ def test_ddp_counts_every_rank_in_the_effective_batch(tmp_path: Path) -> None:
     trainer = make_trainer(
         tmp_path, callbacks, devices=2, strategy="ddp_spawn", max_epochs=2, accumulate_grad_batches=2
     )
-    trainer.fit(model)
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    outputs = [tmp_path / f"rank{r}.json" for r in (0, 1)]
+    fit_spawn(lambda: trainer.fit(model), outputs)
+    ranks = [json.loads(path.read_text()) for path in outputs]
     assert ranks[0] == ranks[1]
     # 4 per rank x 2 accumulated x 2 ranks = 16 = 4 x the reference: the sqrt rule doubles the LR
     single = TinyModel(n=32, batch_size=4, lr=0.2)  # the batches of one rank, the LR doubled by hand

@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import Callback
 
 from lightning_lr import WarmupStableDecay
 from lightning_lr.preview import preview
+from tests.ddp_teardown import fit_spawn
 from tests.helpers import TinyModel, make_trainer
 
 BATCHES = 10  # TinyModel(n=40, batch_size=4): 10 optimizer steps per epoch
@@ -323,8 +324,11 @@ def test_ddp_every_rank_decays_and_stops_at_the_same_step(tmp_path: Path) -> Non
     callback = wsd()
     model = DumpSteps(str(tmp_path), n=80, batch_size=4)  # 10 steps per epoch on each of 2 ranks
     callbacks = [callback, DecideAfterEpoch(callback, 1, 6)]
-    make_trainer(tmp_path, callbacks, devices=2, strategy="ddp_spawn", max_epochs=50).fit(model)
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    outputs = [tmp_path / f"rank{r}.json" for r in (0, 1)]
+    fit_spawn(
+        lambda: make_trainer(tmp_path, callbacks, devices=2, strategy="ddp_spawn", max_epochs=50).fit(model), outputs
+    )
+    ranks = [json.loads(path.read_text()) for path in outputs]
     assert ranks[0] == ranks[1]
     assert ranks[0]["steps"] == 26, "decided after epoch 1 (step 20): 6 steps of cooldown"
     single, _ = fit(tmp_path / "single", wsd(num_decay_steps=6), max_steps=26)

@@ -92,7 +92,7 @@ class Cyclical(ScheduleCallback):
         if self.base_lr is not None and self.max_lr is not None:
             check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
         missing = " and ".join(n for n, v in (("base_lr", self.base_lr), ("max_lr", self.max_lr)) if v is None)
-        self.finder_range = FinderRange(
+        self._finder_range = FinderRange(
             f"Cyclical({missing}=None)",
             (1.0 / FALLBACK_RATIO, 1.0),
             f"max_lr is each group's LR, base_lr a {FALLBACK_RATIO:g}th of it.",
@@ -119,26 +119,26 @@ class Cyclical(ScheduleCallback):
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.from_finder:
-            self.finder_range.require(trainer)
+            self._finder_range.require(trainer)
         super().on_fit_start(trainer, pl_module)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.from_finder:
-            self.finder_range.resolve(trainer)
+            self._finder_range.resolve(trainer)
         super().on_train_start(trainer, pl_module)
 
     @override
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        return {**state, **self.finder_range.state()} if state else state
+        return {**state, **self._finder_range.state()} if state else state
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(self.finder_range.load(state_dict))
+        super().load_state_dict(self._finder_range.load(state_dict))
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        low_factor, high_factor = self.finder_range.bounds()
+        low_factor, high_factor = self._finder_range.bounds()
         if self.base_lr is None:
             low = base_lr * low_factor
         else:
@@ -147,7 +147,7 @@ class Cyclical(ScheduleCallback):
             high = base_lr * high_factor
         else:
             high = pick_group("max_lr", self.max_lr, group_index, num_groups)
-        if low > high and self.finder_range.factors is not None:  # checked once the finder has answered
+        if low > high and self._finder_range.factors is not None:  # checked once the finder has answered
             raise ScheduleConflictError(
                 f"Cyclical: base_lr ({low:.4g}) > max_lr ({high:.4g}) for param group {group_index} once the "
                 "bounds from the LR finder are filled in; give both bounds, or neither."

@@ -104,7 +104,7 @@ class OneCycle(ScheduleCallback):
                 f"`div_factor=None` takes the peak and the start of the cycle from the LR finder's range, so "
                 f"`max_lr` must be None too; got max_lr={max_lr!r}. Give a `div_factor`, or leave `max_lr` unset."
             )
-        self.finder_range = FinderRange(
+        self._finder_range = FinderRange(
             "OneCycle(div_factor=None)",
             (1.0 / FALLBACK_DIV_FACTOR, 1.0),
             f"The cycle peaks at each group's LR, with div_factor={FALLBACK_DIV_FACTOR:g}.",
@@ -141,28 +141,28 @@ class OneCycle(ScheduleCallback):
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.from_finder:
-            self.finder_range.require(trainer)
+            self._finder_range.require(trainer)
         super().on_fit_start(trainer, pl_module)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.from_finder:
-            self.finder_range.resolve(trainer)
+            self._finder_range.resolve(trainer)
         super().on_train_start(trainer, pl_module)
 
     @override
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        return {**state, **self.finder_range.state()} if state else state
+        return {**state, **self._finder_range.state()} if state else state
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(self.finder_range.load(state_dict))
+        super().load_state_dict(self._finder_range.load(state_dict))
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         div_factor = self.div_factor
         if div_factor is None:
-            low_factor, high_factor = self.finder_range.bounds()
+            low_factor, high_factor = self._finder_range.bounds()
             base_lr, div_factor = base_lr * high_factor, high_factor / low_factor
         return one_cycle(
             base_lr,
