@@ -3,13 +3,9 @@ r"""Cyclical learning rates (Smith 2017): triangular, triangular2 and exp_range.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import lightning.pytorch as pl
-from typing_extensions import override
-
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, ScheduleConflictError, WarmupLike
-from lightning_lr.callbacks.finder_range import FinderRange
+from lightning_lr.callbacks.base import Interval, ScheduleConflictError, WarmupLike
+from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -29,7 +25,7 @@ FALLBACK_RATIO = 4.0
 """Without the finder's range, ``base_lr = max_lr / FALLBACK_RATIO`` (Smith 2017: 3 to 4)."""
 
 
-class Cyclical(ScheduleCallback):
+class Cyclical(RangeSchedule):
     r"""Cyclical LR, step for step identical to PyTorch's ``CyclicLR``.
 
     With :math:`h(t) \in [0, 1]` a triangle wave rising over ``step_size_up`` and falling over
@@ -115,27 +111,6 @@ class Cyclical(ScheduleCallback):
     def from_finder(self) -> bool:
         """Whether a bound comes from the LR finder (``base_lr`` or ``max_lr`` left ``None``)."""
         return self.base_lr is None or self.max_lr is None
-
-    @override
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.from_finder:
-            self._finder_range.require(trainer)
-        super().on_fit_start(trainer, pl_module)
-
-    @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.from_finder:
-            self._finder_range.resolve(trainer)
-        super().on_train_start(trainer, pl_module)
-
-    @override
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        return {**state, **self._finder_range.state()} if state else state
-
-    @override
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(self._finder_range.load(state_dict))
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         low_factor, high_factor = self._finder_range.bounds()

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_warn
+from typing_extensions import override
+
+from lightning_lr.callbacks.base import ScheduleCallback
 
 if TYPE_CHECKING:
     from lightning_lr.finder.callback import LRFinder
@@ -96,3 +99,40 @@ class FinderRange:
             low, high = (float(v) for v in factors)
             self._restored = (low, high)
         return rest
+
+
+class RangeSchedule(ScheduleCallback):
+    """A schedule callback whose LR bounds may come from the finder's range (``Cyclical``, ``OneCycle``).
+
+    Subclasses set ``self._finder_range`` and say, through :attr:`from_finder`, whether this
+    configuration takes the range; the hooks here require the finder at fit start, fix the factors
+    at train start and keep them in the checkpoint.
+    """
+
+    _finder_range: FinderRange
+
+    @property
+    def from_finder(self) -> bool:
+        """Whether a bound comes from the LR finder."""
+        return False
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self._finder_range.require(trainer)
+        super().on_fit_start(trainer, pl_module)
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.from_finder:
+            self._finder_range.resolve(trainer)
+        super().on_train_start(trainer, pl_module)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        return {**state, **self._finder_range.state()} if state else state
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(self._finder_range.load(state_dict))

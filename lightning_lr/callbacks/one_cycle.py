@@ -3,14 +3,11 @@ r"""1cycle: up to the peak LR and down again, momentum the other way (Smith & To
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import lightning.pytorch as pl
 from torch.optim import Optimizer
-from typing_extensions import override
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
-from lightning_lr.callbacks.finder_range import FinderRange
+from lightning_lr.callbacks.base import Interval, WarmupLike
+from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -29,7 +26,7 @@ FALLBACK_DIV_FACTOR = 25.0
 """``OneCycle(div_factor=None)`` without a range from the finder: PyTorch's default."""
 
 
-class OneCycle(ScheduleCallback):
+class OneCycle(RangeSchedule):
     r"""The 1cycle policy, step for step identical to PyTorch's ``OneCycleLR``.
 
     With :math:`T` total steps, :math:`\eta_0 = \eta_{max}/\mathrm{div\_factor}` and
@@ -137,27 +134,6 @@ class OneCycle(ScheduleCallback):
     def from_finder(self) -> bool:
         """Whether peak and start come from the LR finder's range (``div_factor=None``)."""
         return self.div_factor is None
-
-    @override
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.from_finder:
-            self._finder_range.require(trainer)
-        super().on_fit_start(trainer, pl_module)
-
-    @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.from_finder:
-            self._finder_range.resolve(trainer)
-        super().on_train_start(trainer, pl_module)
-
-    @override
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        return {**state, **self._finder_range.state()} if state else state
-
-    @override
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(self._finder_range.load(state_dict))
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         div_factor = self.div_factor
