@@ -203,6 +203,24 @@ def test_tensorboard_scalars_and_planned_schedule_figure(tmp_path: Path) -> None
     } <= set(events.Tags()["images"])
 
 
+def test_the_planned_figure_names_each_series_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The series of the planned-schedule figure carry the key once (`lr-AdamW/pg1-weight_decay`)."""
+    import lightning_lr.logging.reporter as reporter
+
+    drawn: list[list[list[str]]] = []
+    real = reporter.schedule_figure
+
+    def recording(callback: Any, plans: Any, names: Any, total: float) -> Any:
+        drawn.append([list(n) for n in names])
+        return real(callback, plans, names, total)
+
+    monkeypatch.setattr(reporter, "schedule_figure", recording)
+    logger = TensorBoardLogger(tmp_path, name="", version="", default_hp_metric=False)
+    callbacks = [HyperparameterScheduler("weight_decay", Cosine(0.04, 0.4))]
+    make_trainer(tmp_path, callbacks, max_epochs=1, logger=logger).fit(DecayModel())
+    assert drawn == [[["lr-AdamW/pg1-weight_decay", "lr-AdamW/pg2-weight_decay"]]]
+
+
 # ----------------------------------------------------------------------------- resume and state
 class CrashError(Exception):
     pass

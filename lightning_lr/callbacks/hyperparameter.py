@@ -3,43 +3,17 @@ r"""Schedules for param-group values other than the LR: weight decay, Adam's ``e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import lightning.pytorch as pl
 from torch.optim import Optimizer
-from typing_extensions import override
 
 from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, ScheduleConflictError
 from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_bool
-from lightning_lr.logging.reporter import Reporter
 from lightning_lr.schedules import Affine, Schedule, Timeline
 from lightning_lr.schedules.combinators import _check_schedule
 
 _NOT_NUMERIC = ("params", "betas", "name")
-
-
-class _KeyReporter(Reporter):
-    """The callback's reporter, with ``LearningRateMonitor``'s series names for ``key`` (``lr-SGD-weight_decay``)."""
-
-    def __init__(self, key: str, log: bool | None, log_loss: bool) -> None:
-        super().__init__(log, log_loss)
-        self.key = key
-
-    @override
-    def start(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        callback: Any,
-        first: bool,
-        plans: Sequence[Any],
-        names: Sequence[Sequence[str]],
-        total: float,
-    ) -> None:
-        names = [[f"{name}-{self.key}" for name in group] for group in names]
-        super().start(trainer, pl_module, callback, first, plans, names, total)
 
 
 class HyperparameterScheduler(ScheduleCallback):
@@ -94,7 +68,6 @@ class HyperparameterScheduler(ScheduleCallback):
         self.key = key
         self.schedule = schedule
         self.relative = check_bool("relative", relative)
-        self._reporter = _KeyReporter(key, self.log_lr, self.log_loss)
         self._state_key = f"{type(self).__qualname__}{{'key': {key!r}, 'optimizers': {self.optimizer_indices}}}"
 
     def param_keys(self) -> frozenset[str]:
