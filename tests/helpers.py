@@ -129,3 +129,19 @@ def pytorch_lrs(make_scheduler: Any, steps: int, lr: float = 0.1) -> list[float]
         optimizer.step()
         scheduler.step()
     return out
+
+
+class CrashError(Exception):
+    """The simulated crash of :class:`CrashAtStep`."""
+
+
+class CrashAtStep(pl.Callback):
+    """Saves a checkpoint once ``trainer.global_step`` reaches ``step`` (after that step), then crashes the run."""
+
+    def __init__(self, step: int, path: Any) -> None:
+        self.step, self.path = step, str(path)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            trainer.save_checkpoint(self.path)
+            raise CrashError

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -30,7 +30,7 @@ from lightning_lr import (
 )
 from lightning_lr.schedules import Constant, Cosine, Join, Linear
 from tests.ddp_teardown import fit_spawn
-from tests.helpers import TinyModel, make_trainer
+from tests.helpers import CrashAtStep, CrashError, TinyModel, make_trainer
 
 N, BATCH, EPOCHS = 40, 4, 3  # 10 steps per epoch, 30 steps
 TOTAL = N // BATCH * EPOCHS
@@ -222,18 +222,6 @@ def test_the_planned_figure_names_each_series_once(tmp_path: Path, monkeypatch: 
 
 
 # ----------------------------------------------------------------------------- resume and state
-class CrashError(Exception):
-    pass
-
-
-class CrashAfter(Callback):
-    def __init__(self, steps: int, path: str) -> None:
-        self.steps, self.path = steps, path
-
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step == self.steps:
-            trainer.save_checkpoint(self.path)
-            raise CrashError
 
 
 def fit_values(tmp_path: Path, crash: int | None = None, ckpt: str | None = None) -> list[dict[str, list[float]]]:
@@ -243,7 +231,7 @@ def fit_values(tmp_path: Path, crash: int | None = None, ckpt: str | None = None
         HyperparameterScheduler("weight_decay", Join((Cosine(1.0, 10.0, "2 epochs"), Constant(10.0))), relative=True),
     ]
     if crash is not None:
-        callbacks.append(CrashAfter(crash, str(tmp_path / "crash.ckpt")))
+        callbacks.append(CrashAtStep(crash, str(tmp_path / "crash.ckpt")))
     with contextlib.suppress(CrashError):
         make_trainer(tmp_path, callbacks, max_epochs=EPOCHS).fit(model, ckpt_path=ckpt)
     return [{**row, "lr": lrs} for row, lrs in zip(model.values, model.recorder.lrs)]

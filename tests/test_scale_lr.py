@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from lightning_lr import CosineAnnealing, LRFinder, OneCycle, ScaleLR, WarmupStableDecay
 from tests.ddp_teardown import fit_spawn
-from tests.helpers import TinyModel, make_trainer, random_data
+from tests.helpers import CrashAtStep, CrashError, TinyModel, make_trainer, random_data
 
 
 def lrs_of(model: TinyModel, group: int = 0) -> list[float]:
@@ -97,18 +97,6 @@ def test_bad_arguments_name_the_parameter(kwargs: dict[str, Any], error: type[Ex
 
 
 # ----------------------------------------------------------------------------------------------- only once
-class CrashError(RuntimeError):
-    pass
-
-
-class CrashAt(Callback):
-    def __init__(self, step: int, path: Path) -> None:
-        self.step, self.path = step, path
-
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step == self.step:
-            trainer.save_checkpoint(self.path)
-            raise CrashError
 
 
 @pytest.mark.parametrize("schedule", [True, False], ids=["with-schedule", "alone"])
@@ -119,7 +107,7 @@ def test_a_resume_does_not_scale_again(tmp_path: Path, schedule: bool) -> None:
     full = fit(tmp_path / "full", callbacks())
     before = TinyModel(n=32, batch_size=4)
     with contextlib.suppress(CrashError):
-        fit(tmp_path / "a", callbacks(CrashAt(5, tmp_path / "c")), before)
+        fit(tmp_path / "a", callbacks(CrashAtStep(5, tmp_path / "c")), before)
     after = TinyModel(n=32, batch_size=4)
     make_trainer(tmp_path / "b", callbacks(), max_epochs=2).fit(after, ckpt_path=tmp_path / "c")
     assert lrs_of(before) + lrs_of(after) == lrs_of(full)
@@ -132,7 +120,7 @@ def test_a_resume_does_not_scale_again(tmp_path: Path, schedule: bool) -> None:
 
 def test_a_resume_with_another_batch_warns_and_keeps_the_lr(tmp_path: Path) -> None:
     with contextlib.suppress(CrashError):
-        fit(tmp_path / "a", [ScaleLR(reference_batch_size=2), CrashAt(3, tmp_path / "c")])
+        fit(tmp_path / "a", [ScaleLR(reference_batch_size=2), CrashAtStep(3, tmp_path / "c")])
     after = TinyModel(n=32, batch_size=4)
     trainer = make_trainer(tmp_path / "b", [ScaleLR(reference_batch_size=2)], max_epochs=2, accumulate_grad_batches=2)
     with pytest.warns(UserWarning, match="effective batch of 8 .*scaled for 4 .*not rescaled"):

@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 import torch
 from lightning.fabric import Fabric
-from lightning.pytorch.callbacks import Callback
 from torch.optim.lr_scheduler import OneCycleLR, StepLR
 
 import lightning_lr as ll
 from lightning_lr import ScheduleLR
 from lightning_lr.schedules import Constant, Cosine, Join, Linear, Warmup, epochs
-from tests.helpers import Recorder, TinyModel, make_trainer, random_data
+from tests.helpers import CrashAtStep, CrashError, Recorder, TinyModel, make_trainer, random_data
 
 N, BATCH, EPOCHS = 40, 4, 3  # 10 steps per epoch, 30 steps
 STEPS_PER_EPOCH, TOTAL = N // BATCH, N // BATCH * EPOCHS
@@ -216,28 +215,12 @@ def test_returned_from_configure_optimizers_lightning_steps_it(tmp_path: Any) ->
     assert model.recorder.momenta == expected.momenta
 
 
-class CrashError(Exception):
-    pass
-
-
-class CrashAfter(Callback):
-    """Saves a checkpoint after ``batches`` training batches, then stops the run with an exception."""
-
-    def __init__(self, batches: int, path: str) -> None:
-        self.batches, self.path = batches, path
-
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step == self.batches:
-            trainer.save_checkpoint(self.path)
-            raise CrashError
-
-
 def test_hosted_by_lightning_resumes_exactly_mid_epoch(tmp_path: Any) -> None:
     full = TinyModel(n=N, batch_size=BATCH, scheduler=hosted(onecycle_scheduler))
     make_trainer(tmp_path / "full", [], max_epochs=EPOCHS).fit(full)
     first = TinyModel(n=N, batch_size=BATCH, scheduler=hosted(onecycle_scheduler))
     with pytest.raises(CrashError):
-        make_trainer(tmp_path, [CrashAfter(13, str(tmp_path / "crash.ckpt"))], max_epochs=EPOCHS).fit(first)
+        make_trainer(tmp_path, [CrashAtStep(13, str(tmp_path / "crash.ckpt"))], max_epochs=EPOCHS).fit(first)
     second = TinyModel(n=N, batch_size=BATCH, scheduler=hosted(onecycle_scheduler))
     make_trainer(tmp_path, [], max_epochs=EPOCHS).fit(second, ckpt_path=str(tmp_path / "crash.ckpt"))
     assert len(first.recorder.lrs) == 13

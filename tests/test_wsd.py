@@ -16,13 +16,9 @@ from lightning.pytorch.callbacks import Callback
 from lightning_lr import WarmupStableDecay
 from lightning_lr.preview import preview
 from tests.ddp_teardown import fit_spawn
-from tests.helpers import TinyModel, make_trainer
+from tests.helpers import CrashAtStep, CrashError, TinyModel, make_trainer
 
 BATCHES = 10  # TinyModel(n=40, batch_size=4): 10 optimizer steps per epoch
-
-
-class CrashError(RuntimeError):
-    pass
 
 
 class DecideAt(Callback):
@@ -34,18 +30,6 @@ class DecideAt(Callback):
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         if trainer.global_step == self.step:
             self.wsd.decay_now(self.length)
-
-
-class CrashAt(Callback):
-    """Saves a checkpoint once ``global_step`` reaches ``step`` (after that step), then crashes the run."""
-
-    def __init__(self, step: int, path: Path) -> None:
-        self.step, self.path = step, path
-
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step == self.step:
-            trainer.save_checkpoint(self.path)
-            raise CrashError
 
 
 def fit(
@@ -104,7 +88,7 @@ def test_decay_now_survives_a_checkpoint_and_resume(tmp_path: Path, crash: int, 
         callback = wsd()
         full, steps = fit(tmp_path / "full19", callback, DecideAt(callback, decide))
     callback = wsd()
-    before, _ = fit(tmp_path / "a", callback, DecideAt(callback, decide), CrashAt(crash, tmp_path / "c"))
+    before, _ = fit(tmp_path / "a", callback, DecideAt(callback, decide), CrashAtStep(crash, tmp_path / "c"))
     after, resumed_steps = fit(tmp_path / "b", wsd(), ckpt=tmp_path / "c", max_epochs=max_epochs)
     assert before + after == full
     assert resumed_steps == steps
@@ -117,7 +101,7 @@ def test_resume_anywhere_gives_the_uninterrupted_lrs(tmp_path: Path, accumulate:
 
     run = {"max_epochs": 4, "accumulate_grad_batches": accumulate}
     full, _ = fit(tmp_path / "full", make(), **run)
-    before, _ = fit(tmp_path / "a", make(), CrashAt(crash, tmp_path / "c"), **run)
+    before, _ = fit(tmp_path / "a", make(), CrashAtStep(crash, tmp_path / "c"), **run)
     after, _ = fit(tmp_path / "b", make(), ckpt=tmp_path / "c", **run)
     assert len(before) == crash and before + after == full
 
@@ -168,7 +152,7 @@ def test_epoch_interval_decays_from_the_next_epoch(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------- run length
 @pytest.mark.parametrize("longer", [{"max_steps": 80}, {"max_epochs": 9}])
 def test_a_longer_resumed_run_extends_the_stable_phase(tmp_path: Path, longer: dict[str, int]) -> None:
-    before, _ = fit(tmp_path / "a", wsd(), CrashAt(20, tmp_path / "c"), max_epochs=4)  # decay planned at 30
+    before, _ = fit(tmp_path / "a", wsd(), CrashAtStep(20, tmp_path / "c"), max_epochs=4)  # decay planned at 30
     after, steps = fit(tmp_path / "b", wsd(), ckpt=tmp_path / "c", **longer)
     uninterrupted, planned_steps = fit(tmp_path / "full", wsd(), **longer)
     assert before + after == uninterrupted
@@ -198,7 +182,7 @@ def test_a_second_fit_with_a_larger_limit_extends_the_stable_phase(tmp_path: Pat
 
 def test_a_resume_after_the_decay_began_keeps_it(tmp_path: Path) -> None:
     planned, _ = fit(tmp_path / "full", wsd(), max_steps=40)
-    before, _ = fit(tmp_path / "a", wsd(), CrashAt(34, tmp_path / "c"), max_steps=40)  # decay began at 30
+    before, _ = fit(tmp_path / "a", wsd(), CrashAtStep(34, tmp_path / "c"), max_steps=40)  # decay began at 30
     with pytest.warns(UserWarning, match="the decay began at 30"):
         after, steps = fit(tmp_path / "b", wsd(), ckpt=tmp_path / "c", max_steps=60)
     assert steps == 60
@@ -207,7 +191,7 @@ def test_a_resume_after_the_decay_began_keeps_it(tmp_path: Path) -> None:
 
 
 def test_a_shorter_resumed_run_decays_earlier_or_now(tmp_path: Path) -> None:
-    before, _ = fit(tmp_path / "a", wsd(), CrashAt(20, tmp_path / "c"), max_steps=80)
+    before, _ = fit(tmp_path / "a", wsd(), CrashAtStep(20, tmp_path / "c"), max_steps=80)
     after, _ = fit(tmp_path / "b", wsd(), ckpt=tmp_path / "c", max_steps=30)
     uninterrupted, _ = fit(tmp_path / "full", wsd(), max_steps=30)
     assert before + after == uninterrupted  # the decay moved from 70 to 20: still ahead, nothing jumps
