@@ -21,7 +21,7 @@ from typing_extensions import override
 
 from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted_schedulers, managed_optimizers
-from lightning_lr.callbacks.options import WarmupLike, parse_indices, parse_warmup
+from lightning_lr.callbacks.options import Interval, ScheduleOptions, WarmupLike, parse_indices, parse_warmup
 from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key
 from lightning_lr.callbacks.resume import StartPoint, start_point
 from lightning_lr.callbacks.run_length import Run, describe_run, end_note, fit_start_note, refuse_shorter, unresolvable
@@ -30,10 +30,17 @@ from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Constant, Join, Schedule, Timeline, Warmup
 
-Interval = Literal["step", "epoch"]
 STATE_VERSION = 2
 
-__all__ = ["GroupPlan", "Interval", "OptimizerPlan", "ScheduleCallback", "ScheduleConflictError", "WarmupLike"]
+__all__ = [
+    "GroupPlan",
+    "Interval",
+    "OptimizerPlan",
+    "ScheduleCallback",
+    "ScheduleConflictError",
+    "ScheduleOptions",
+    "WarmupLike",
+]
 
 
 class ScheduleCallback(Callback):
@@ -73,6 +80,7 @@ class ScheduleCallback(Callback):
 
     def __init__(
         self,
+        *,
         interval: Interval = "step",
         warmup: WarmupLike = None,
         warmup_start_factor: float = 0.0,

@@ -2,10 +2,11 @@ r"""Cyclical learning rates (Smith 2017): triangular, triangular2 and exp_range.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import Interval, ScheduleConflictError, WarmupLike
+from lightning_lr.callbacks.base import ScheduleConflictError
 from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
+from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -54,7 +55,8 @@ class Cyclical(RangeSchedule):
         cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
         base_momentum: Lower momentum bound, one number or one per group.
         max_momentum: Upper momentum bound, one number or one per group.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = Cyclical(base_lr=1e-3, max_lr=1e-2, step_size_up="4 epochs", mode="triangular2")
@@ -75,14 +77,9 @@ class Cyclical(RangeSchedule):
         cycle_momentum: bool = True,
         base_momentum: float | list[float] = 0.8,
         max_momentum: float | list[float] = 0.9,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.base_lr = None if base_lr is None else per_group("base_lr", base_lr, check_non_negative)
         self.max_lr = None if max_lr is None else per_group("max_lr", max_lr, check_positive)
         if self.base_lr is not None and self.max_lr is not None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from typing_extensions import Unpack
+
+from lightning_lr.callbacks.base import ScheduleCallback
+from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_bool,
     check_closed_interval,
@@ -35,7 +38,8 @@ class CosineAnnealing(ScheduleCallback):
         T_max: Clock units to reach ``eta_min`` (a number, or ``"30 epochs"``); ``None``: the
             whole run after warmup.
         eta_min: Final LR (absolute, the same for every group, as in PyTorch).
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = CosineAnnealing(eta_min=1e-5, warmup="5%")
@@ -49,14 +53,9 @@ class CosineAnnealing(ScheduleCallback):
         self,
         T_max: DurationLike | None = None,
         eta_min: float = 0.0,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.T_max = None if T_max is None else Span.positive(T_max, "T_max")
         self.eta_min = check_non_negative("eta_min", eta_min)
 
@@ -79,7 +78,8 @@ class CosineRestarts(ScheduleCallback):
         peak_decay: Each restart's peak height above ``eta_min`` is this fraction of the previous.
         cycle_warmup: Linear warmup at the start of every cycle, in clock units of the first
             cycle (stretched with ``T_mult``); must be shorter than ``T_0``.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = CosineRestarts(T_0="10 epochs", T_mult=2, peak_decay=0.8)
@@ -94,14 +94,9 @@ class CosineRestarts(ScheduleCallback):
         eta_min: float = 0.0,
         peak_decay: float = 1.0,
         cycle_warmup: DurationLike = 0,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.T_0 = Span.positive(T_0, "T_0")
         self.T_mult = check_real("T_mult", T_mult)
         if self.T_mult < 1:
@@ -131,7 +126,8 @@ class StepDecay(ScheduleCallback):
     Args:
         step_size: Period of decay in clock units (a number, or ``"30 epochs"``).
         gamma: Multiplicative factor, >= 0.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = StepDecay(step_size=30, gamma=0.1, interval="epoch")
@@ -141,14 +137,9 @@ class StepDecay(ScheduleCallback):
         self,
         step_size: DurationLike,
         gamma: float = 0.1,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.step_size = Span.positive(step_size, "step_size")
         self.gamma = check_non_negative("gamma", gamma)
 
@@ -164,7 +155,8 @@ class MultiStepDecay(ScheduleCallback):
     Args:
         milestones: Increasing clock units (numbers, or strings such as ``"60 epochs"``/``"50%"``).
         gamma: Multiplicative factor, >= 0.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = MultiStepDecay(milestones=["50%", "75%"], gamma=0.1)
@@ -174,14 +166,9 @@ class MultiStepDecay(ScheduleCallback):
         self,
         milestones: Sequence[DurationLike],
         gamma: float = 0.1,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.milestones = MultiStep(milestones, 1.0).milestones  # type: ignore[arg-type]  # validates the list
         self.gamma = check_non_negative("gamma", gamma)
 
@@ -209,7 +196,8 @@ class ExponentialDecay(ScheduleCallback):
         k: Continuous rate (>= 0) per ``decay_steps``; give this or ``gamma``.
         decay_steps: Clock units per decay period (a number, or ``"1 epoch"``).
         staircase: Decay in whole periods only.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = ExponentialDecay(gamma=0.5, decay_steps="10 epochs")
@@ -221,14 +209,9 @@ class ExponentialDecay(ScheduleCallback):
         k: float | None = None,
         decay_steps: DurationLike = 1,
         staircase: bool = False,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         if (gamma is None) == (k is None):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
         self.gamma = None if gamma is None else check_non_negative("gamma", gamma)

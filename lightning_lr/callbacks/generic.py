@@ -2,9 +2,10 @@ r"""The generic callback: any schedule expression, applied as a factor of each g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.base import ScheduleCallback
+from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.schedules import Affine, Schedule, Timeline
 from lightning_lr.schedules.combinators import _check_schedule
 
@@ -20,7 +21,8 @@ class LRScheduler(ScheduleCallback):
     Args:
         schedule: Any :class:`~lightning_lr.schedules.Schedule` (a factor, usually ``<= 1``).
         momentum: Optional schedule of absolute momentum (or Adam ``beta1``) values.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> from lightning_lr.schedules import Cosine, Join, Linear, epochs
@@ -31,14 +33,9 @@ class LRScheduler(ScheduleCallback):
         self,
         schedule: Schedule,
         momentum: Schedule | None = None,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         _check_schedule("schedule", schedule)
         if momentum is not None:
             _check_schedule("momentum", momentum)

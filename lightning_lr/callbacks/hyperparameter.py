@@ -2,12 +2,12 @@ r"""Schedules for param-group values other than the LR: weight decay, Adam's ``e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch.optim import Optimizer
+from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, ScheduleConflictError
+from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback, ScheduleConflictError
 from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.callbacks.options import RunOptions
 from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_bool
 from lightning_lr.schedules import Affine, Schedule, Timeline
@@ -35,8 +35,8 @@ class HyperparameterScheduler(ScheduleCallback):
         relative: ``False``: the schedule gives the values themselves (the same for every group);
             ``True``: it gives a factor of each group's configured value (a group configured with
             0 stays at 0, e.g. biases without weight decay).
-        interval, optimizers, log_loss: see :class:`ScheduleCallback`.
         log: Log the values (like ``log_lr`` of :class:`ScheduleCallback`).
+        **options: Keyword-only ``interval``, ``optimizers``, ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         The weight-decay schedule of DINO (Caron et al., 2021), cosine from 0.04 to 0.4 over training:
@@ -53,10 +53,8 @@ class HyperparameterScheduler(ScheduleCallback):
         key: str,
         schedule: Schedule,
         relative: bool = False,
-        interval: Interval = "step",
-        optimizers: int | Sequence[int] | None = None,
         log: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[RunOptions],
     ) -> None:
         if not isinstance(key, str) or not key or key in _NOT_NUMERIC:
             raise ValueError(
@@ -64,7 +62,7 @@ class HyperparameterScheduler(ScheduleCallback):
                 f"(not one of {list(_NOT_NUMERIC)}; Adam's beta1 is the momentum of the LR callbacks)."
             )
         _check_schedule("schedule", schedule)
-        super().__init__(interval, None, 0.0, optimizers, log, log_loss)
+        super().__init__(log_lr=log, **options)
         self.key = key
         self.schedule = schedule
         self.relative = check_bool("relative", relative)

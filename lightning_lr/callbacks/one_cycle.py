@@ -2,12 +2,11 @@ r"""1cycle: up to the peak LR and down again, momentum the other way (Smith & To
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch.optim import Optimizer
+from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import Interval, WarmupLike
 from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
+from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_bool,
     check_choice,
@@ -58,7 +57,8 @@ class OneCycle(RangeSchedule):
         cycle_momentum: Cycle ``momentum`` / ``betas[0]`` inversely to the LR.
         base_momentum: Lowest momentum (at the LR peak), one number or one per group.
         max_momentum: Highest momentum (at the start and end), one number or one per group.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> from lightning.pytorch import Trainer
@@ -81,14 +81,9 @@ class OneCycle(RangeSchedule):
         cycle_momentum: bool = True,
         base_momentum: float | list[float] = 0.85,
         max_momentum: float | list[float] = 0.95,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.max_lr = None if max_lr is None else per_group("max_lr", max_lr, check_positive)
         self.total_steps = None if total_steps is None else check_positive_int("total_steps", total_steps)
         self.pct_start = check_open_interval("pct_start", pct_start, 0.0, 1.0)

@@ -1,15 +1,45 @@
-"""Parsing of the options every schedule callback shares: the warmup duration and the optimizer indices."""
+"""The options every schedule callback shares, declared once, and their parsing.
+
+:class:`~lightning_lr.callbacks.base.ScheduleCallback` takes them as keyword-only arguments; each
+named callback forwards them with ``**options`` typed by one of the dictionaries below, so adding
+an option is one edit here and one in the base class (a test keeps the two in step), and
+LightningCLI still sees every option with its type.
+"""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
 
 from lightning_lr.checks import check_real
 from lightning_lr.schedules import Span
 
 WarmupLike = int | float | str | Span | None
+Interval = Literal["step", "epoch"]
+
+
+class RunOptions(TypedDict, total=False):
+    """Options of every schedule callback (see :class:`~lightning_lr.callbacks.base.ScheduleCallback`)."""
+
+    interval: Interval
+    optimizers: int | Sequence[int] | None
+    log_loss: bool
+
+
+class LROptions(RunOptions, total=False):
+    """Options of a callback that sets the LR: also ``log_lr``."""
+
+    log_lr: bool | None
+
+
+class ScheduleOptions(LROptions, total=False):
+    """Options of a callback whose schedule a linear warmup may precede: also ``warmup`` and its start."""
+
+    warmup: WarmupLike
+    warmup_start_factor: float
 
 
 def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:

@@ -3,7 +3,6 @@ r"""Reduce the LR when a metric stops improving — composable with warmup and a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -11,10 +10,11 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
-from lightning_lr.callbacks.base import Interval, OptimizerPlan, WarmupLike
+from lightning_lr.callbacks.base import OptimizerPlan
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_choice,
     check_non_negative,
@@ -67,7 +67,8 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: Floor of the LR, one number or one per param group.
         eps: Reductions smaller than this are skipped.
         schedule: Factor schedule the reductions multiply; ``None``: constant 1.
-        interval, warmup, warmup_start_factor, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``warmup``, ``warmup_start_factor``, ``optimizers``, ``log_lr``,
+            ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = ReduceLROnPlateau(monitor="val_loss", patience=3, warmup="1 epoch")
@@ -85,23 +86,9 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: float | list[float] = 0.0,
         eps: float = 1e-8,
         schedule: Schedule | None = None,
-        interval: Interval = "step",
-        warmup: WarmupLike = None,
-        warmup_start_factor: float = 0.0,
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(
-            schedule if schedule is not None else Constant(1.0),
-            None,
-            interval,
-            warmup,
-            warmup_start_factor,
-            optimizers,
-            log_lr,
-            log_loss,
-        )
+        super().__init__(schedule if schedule is not None else Constant(1.0), **options)
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"`monitor` must be the name of a logged metric, got {monitor!r}.")
         self.monitor = monitor

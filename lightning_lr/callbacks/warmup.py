@@ -2,27 +2,19 @@ r"""Transformers-style schedules: linear warmup, then linear or cosine decay to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import Interval, ScheduleCallback, WarmupLike
-from lightning_lr.callbacks.options import parse_warmup
+from lightning_lr.callbacks.base import ScheduleCallback
+from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
 
 
 class _WarmupThenDecay(ScheduleCallback):
     def __init__(
-        self,
-        num_warmup_steps: WarmupLike,
-        num_training_steps: int | None,
-        interval: Interval,
-        optimizers: int | Sequence[int] | None,
-        log_lr: bool | None,
-        log_loss: bool,
+        self, num_warmup_steps: WarmupLike, num_training_steps: int | None, **options: Unpack[LROptions]
     ) -> None:
-        super().__init__(
-            interval, parse_warmup(num_warmup_steps, "num_warmup_steps"), 0.0, optimizers, log_lr, log_loss
-        )
+        super().__init__(warmup=parse_warmup(num_warmup_steps, "num_warmup_steps"), **options)
         self.num_training_steps = (
             None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
         )
@@ -68,7 +60,7 @@ class WarmupLinear(_WarmupThenDecay):
         num_warmup_steps: Warmup length: an ``int`` of steps, a ``float`` fraction of training or
             a string (``"1 epoch"``, ``"6%"``).
         num_training_steps: Total steps, warmup included; ``None``: the whole run.
-        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``optimizers``, ``log_lr``, ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = WarmupLinear(num_warmup_steps=500)
@@ -78,12 +70,9 @@ class WarmupLinear(_WarmupThenDecay):
         self,
         num_warmup_steps: WarmupLike = 0,
         num_training_steps: int | None = None,
-        interval: Interval = "step",
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[LROptions],
     ) -> None:
-        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr, log_loss)
+        super().__init__(num_warmup_steps, num_training_steps, **options)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return Linear(base_lr, 0.0, self._checked_decay_steps(timeline))
@@ -100,7 +89,7 @@ class WarmupCosine(_WarmupThenDecay):
         num_warmup_steps: Warmup length (see :class:`WarmupLinear`).
         num_training_steps: Total steps, warmup included; ``None``: the whole run.
         num_cycles: Number of cosine periods after warmup; ``0.5`` decays once from peak to 0.
-        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``optimizers``, ``log_lr``, ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = WarmupCosine(num_warmup_steps=0.06)
@@ -113,12 +102,9 @@ class WarmupCosine(_WarmupThenDecay):
         num_warmup_steps: WarmupLike = 0,
         num_training_steps: int | None = None,
         num_cycles: float = 0.5,
-        interval: Interval = "step",
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[LROptions],
     ) -> None:
-        super().__init__(num_warmup_steps, num_training_steps, interval, optimizers, log_lr, log_loss)
+        super().__init__(num_warmup_steps, num_training_steps, **options)
         self.num_cycles = check_positive("num_cycles", num_cycles)
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:

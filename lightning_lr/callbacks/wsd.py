@@ -9,17 +9,16 @@ the cooldown simply holds the peak longer.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
-from lightning_lr.callbacks.base import Interval, OptimizerPlan, ScheduleCallback, WarmupLike
+from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
 from lightning_lr.callbacks.clock import OptimizerClock
-from lightning_lr.callbacks.options import parse_warmup
+from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_choice, check_closed_interval
 from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Truncate, warmup_stable_decay
@@ -67,7 +66,7 @@ class WarmupStableDecay(ScheduleCallback):
         warmup_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
         decay_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
         min_lr_ratio: Where warmup starts and decay ends, as a fraction of the base LR, in ``[0, 1]``.
-        interval, optimizers, log_lr, log_loss: see :class:`ScheduleCallback`.
+        **options: Keyword-only ``interval``, ``optimizers``, ``log_lr``, ``log_loss``: see :class:`ScheduleCallback`.
 
     Example:
         >>> callback = WarmupStableDecay(num_warmup_steps="2%", num_decay_steps="20%", decay_type="1-sqrt")
@@ -91,12 +90,9 @@ class WarmupStableDecay(ScheduleCallback):
         warmup_type: WarmupType = "linear",
         decay_type: DecayType = "cosine",
         min_lr_ratio: float = 0.0,
-        interval: Interval = "step",
-        optimizers: int | Sequence[int] | None = None,
-        log_lr: bool | None = None,
-        log_loss: bool = True,
+        **options: Unpack[LROptions],
     ) -> None:
-        super().__init__(interval, None, 0.0, optimizers, log_lr, log_loss)
+        super().__init__(**options)
         self.num_warmup_steps = parse_warmup(num_warmup_steps, "num_warmup_steps")
         self.num_decay_steps = _positive(num_decay_steps, "num_decay_steps")
         self.num_stable_steps = (
