@@ -8,7 +8,6 @@ from typing import Any, Literal
 import torch
 
 from lightning_lr.callbacks.base import ScheduleCallback
-from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.logging.figures import SchedulePreview, plan_note, plans_preview
 from lightning_lr.logging.scalars import series_names
@@ -60,7 +59,7 @@ def preview(
     else:
         raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
     per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
-    plan = callback.build_plan(opt, callback.base_lrs(opt), Timeline(float(total), per_epoch), OptimizerClock(opt))
+    plan = callback.build_plan(opt, callback.base_lrs(opt), Timeline(float(total), per_epoch))
     return plans_preview([plan], series_names([opt]), total, callback.interval, points, plan_note(callback))
 
 

@@ -15,7 +15,6 @@ from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
 from typing_extensions import override
 
 from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
-from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
 from lightning_lr.callbacks.plateau import ReduceLROnPlateau
@@ -121,7 +120,7 @@ class ScheduleLR(TorchLRScheduler):
         if self._callback.interval == "epoch":
             per_epoch = 1.0  # the clock counts epochs
         try:
-            return self._callback.build_plan(optimizer, bases, Timeline(total, per_epoch), OptimizerClock(optimizer))
+            return self._callback.build_plan(optimizer, bases, Timeline(total, per_epoch))
         except (ValueError, RuntimeError) as error:
             raise ValueError(
                 f"ScheduleLR(total_steps={self.total_steps}, steps_per_epoch={self.steps_per_epoch}) cannot resolve "
@@ -141,7 +140,7 @@ class ScheduleLR(TorchLRScheduler):
             )
         for plan, group in zip(self._plan.groups, groups):
             plan.group = group  # optimizer.load_state_dict replaces the group dicts
-            plan.apply(t)
+        self._plan.write_values(t)
         return [group["lr"] for group in groups]
 
     @override

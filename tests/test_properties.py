@@ -27,7 +27,6 @@ from lightning_lr.schedules import (
     Cosine,
     Cycle,
     Exponential,
-    ExponentialRate,
     InverseSqrt,
     Join,
     Linear,
@@ -61,7 +60,7 @@ VALUE = st.floats(-2.0, 3.0, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(1e-3, 3.0, allow_nan=False, allow_infinity=False)
 UNIT = st.floats(0.0, 1.0, allow_nan=False, allow_infinity=False)
 INTERPOLATIONS = (Linear, Cosine, Polynomial, Power)
-DECAYS = (Exponential, ExponentialRate, Step, MultiStep, InverseSqrt)
+DECAYS = (Exponential, Step, MultiStep, InverseSqrt)
 
 # ------------------------------------------------------------------------------------------ strategies
 
@@ -87,6 +86,11 @@ def duration(draw: st.DrawFn, tl: Timeline, frac: float) -> Any:
         "epochs-str": f"{n_epochs!r} epochs",
         "epochs": epochs(n_epochs),
     }[form]
+
+
+def part_of_run(value: Any) -> Any:
+    """A duration for a part of the run (``Warmup``): there a float is a fraction, so a number of steps is a Span."""
+    return steps(value) if isinstance(value, float) else value
 
 
 def draw_frac(draw: st.DrawFn, budget: float | None) -> float:
@@ -128,7 +132,7 @@ def primitive(draw: st.DrawFn, tl: Timeline, budget: float | None, allow_fill: b
     if kind == "exponential":
         return Exponential(draw(st.floats(0.01, 1.0)), dur(), draw(st.booleans()), draw(VALUE))
     if kind == "exponential-rate":
-        return ExponentialRate(draw(st.floats(0.0, 5.0)), dur(), draw(st.booleans()), draw(VALUE))
+        return Exponential.from_rate(draw(st.floats(0.0, 5.0)), dur(), draw(st.booleans()), draw(VALUE))
     if kind == "step":
         return Step(dur(), draw(UNIT), draw(VALUE))
     if kind == "multistep":
@@ -226,7 +230,7 @@ def schedules(draw: st.DrawFn, depth: int = 3) -> tuple[Schedule, Timeline]:
     if draw(st.booleans()):
         width = draw(st.floats(0.01, 0.5))
         inner = draw(expression(tl, depth, None, True, 1.0 - width))
-        return Warmup(inner, duration(draw, tl, width), draw(UNIT)), tl
+        return Warmup(inner, part_of_run(duration(draw, tl, width)), draw(UNIT)), tl
     return draw(expression(tl, depth, None, True, 1.0)), tl
 
 
@@ -329,7 +333,7 @@ def continuous_schedules(draw: st.DrawFn) -> tuple[Schedule, Timeline]:
     tl = draw(timelines())
     if draw(st.booleans()):
         width = draw(st.floats(0.01, 0.5))
-        return Warmup(draw(continuous(tl, 2, 1.0 - width)), duration(draw, tl, width), draw(UNIT)), tl
+        return Warmup(draw(continuous(tl, 2, 1.0 - width)), part_of_run(duration(draw, tl, width)), draw(UNIT)), tl
     return draw(continuous(tl, 2, 1.0)), tl
 
 
@@ -399,7 +403,7 @@ def breakpoints(s: Schedule, horizon: float, offset: float = 0.0, scale: float =
         out += [offset] if s.duration is None else [offset, offset + scale * s.duration]
     elif isinstance(s, MultiStep):
         out += [offset + scale * m for m in s.milestones]
-    elif isinstance(s, (Step, Exponential, ExponentialRate)):
+    elif isinstance(s, (Step, Exponential)):
         period = s.step_size if isinstance(s, Step) else s.decay_steps
         if isinstance(s, Step) or s.staircase:
             out += [offset + scale * period * k for k in range(min(50, int(horizon / (scale * period)) + 1))]
@@ -495,10 +499,9 @@ def documented_formula(s: Schedule, tl: Timeline) -> Callable[[float], float]:
             Power: lambda p: s.start + (s.end - s.start) * p ** getattr(s, "power", 1.0),
         }[type(s)]
         return lambda t: shape(min(t / d, 1.0))
-    if isinstance(s, (Exponential, ExponentialRate)):
+    if isinstance(s, Exponential):
         period = Span.parse(s.decay_steps).in_steps(tl)
-        factor = s.decay_rate if isinstance(s, Exponential) else math.exp(-s.k)
-        return lambda t: s.start * factor ** (math.floor(t / period) if s.staircase else t / period)
+        return lambda t: s.start * s.decay_rate ** (math.floor(t / period) if s.staircase else t / period)
     if isinstance(s, Step):
         return lambda t: s.start * s.gamma ** math.floor(t / Span.parse(s.step_size).in_steps(tl))
     if isinstance(s, MultiStep):

@@ -62,7 +62,6 @@ from lightning_lr.schedules import (
     Cosine,
     Cycle,
     Exponential,
-    ExponentialRate,
     InverseSqrt,
     Join,
     Linear,
@@ -182,7 +181,7 @@ def factor_schedules(draw: st.DrawFn, run: Run, depth: int = 2) -> Schedule:
     if kind == "exponential":
         return Exponential(draw(st.floats(0.3, 1.0)), dur(), draw(st.booleans()))
     if kind == "rate":
-        return ExponentialRate(draw(st.floats(0.0, 3.0)), dur(), draw(st.booleans()))
+        return Exponential.from_rate(draw(st.floats(0.0, 3.0)), dur(), draw(st.booleans()))
     if kind == "step":
         return Step(dur(0.05), draw(UNIT))
     if kind == "multistep":

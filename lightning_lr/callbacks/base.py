@@ -28,7 +28,7 @@ from lightning_lr.callbacks.run_length import Run, describe_run, end_note, fit_s
 from lightning_lr.checks import check_bool, check_choice, check_closed_interval
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
-from lightning_lr.schedules import Constant, Join, Schedule, Timeline, Warmup
+from lightning_lr.schedules import Constant, Join, Linear, Schedule, Timeline
 
 STATE_VERSION = 2
 
@@ -117,9 +117,16 @@ class ScheduleCallback(Callback):
         """The resolved momentum (or Adam ``beta1``) schedule of one group; ``None``: leave it alone."""
         return None
 
-    def span(self, timeline: Timeline) -> float | None:
-        """Clock units the schedule is meant to cover (``None``: endless); checked against the run."""
-        return None
+    @property
+    def lr_scales_with_base(self) -> bool:
+        """Whether ``lr_schedule(b)(t) == b * lr_schedule(1)(t)`` to the last bit for every ``b`` and ``t``.
+
+        Then the groups of an optimizer share one factor schedule, evaluated once per step, and each
+        multiplies it by its base LR (``tests/test_plan_sharing.py`` holds every callback that says so
+        to the bit). Only where the product rounds exactly as the schedule built on ``b`` does
+        (``start * r**k``, ``b/2 * (cos + 1)``, ``0 + b * s(t)``); never with a warmup ramp.
+        """
+        return False
 
     def base_lrs(self, optimizer: Optimizer) -> list[float]:
         """The base LR of each group, captured once at the start of a fresh fit."""
@@ -147,7 +154,7 @@ class ScheduleCallback(Callback):
             return None
         return StartPoint(
             self._base_lrs,
-            [p.clock.steps for p in self._plans],
+            [p.steps for p in self._plans],
             self._timeline,
             self._run_total,
             [[(s.start, s.old_end, s.new_end) for s in p.stretches] for p in self._plans],
@@ -182,9 +189,7 @@ class ScheduleCallback(Callback):
             run = Run(run.timeline, exact=False, debug=run.debug)
         try:
             for optimizer in optimizers:  # build once with the configured LRs: fails before any step
-                plan = self.build_plan(
-                    optimizer, self.base_lrs(optimizer), run.timeline, OptimizerClock(optimizer), run=run
-                )
+                plan = self.build_plan(optimizer, self.base_lrs(optimizer), run.timeline, run=run)
         except ValueError as error:  # the schedule cannot be resolved on this run
             if isinstance(error, ScheduleConflictError) and not run.debug:
                 raise
@@ -214,8 +219,8 @@ class ScheduleCallback(Callback):
         self._plans = []
         checked = Run(timeline, exact=run.exact and self._check_at_train_start, debug=run.debug)
         for k, (optimizer, bases, taken) in enumerate(zip(optimizers, start.base_lrs, start.steps)):
-            clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
-            plan = self.build_plan(optimizer, bases, timeline, clock, run=checked)
+            plan = self.build_plan(optimizer, bases, timeline, run=checked)
+            plan.clock = OptimizerClock(optimizer, taken, on_step=self._after_step)
             plan.stretches = tuple(Stretch(*s) for s in chains[k])
             plan.rejoin(start.joined[k] if k < len(start.joined) else [])
             self._plans.append(plan)
@@ -300,20 +305,15 @@ class ScheduleCallback(Callback):
         return describe_run(trainer, self.interval, num_optimizers, owns_lr=owns_lr, name=type(self).__name__)
 
     def build_plan(
-        self,
-        optimizer: Optimizer,
-        bases: list[float],
-        timeline: Timeline,
-        clock: OptimizerClock,
-        *,
-        run: Run | None = None,
+        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, *, run: Run | None = None
     ) -> OptimizerPlan:
         """Resolve the LR and momentum schedule of the first ``len(bases)`` groups on ``timeline``.
 
+        Pure: nothing is written and no clock is attached (the callback attaches one for the run).
         Refuses what is certainly a mistake when the run's length is exact (``run.exact``, the
         default): a warmup as long as training, and an explicit length shorter than training for a
         schedule that does not hold its end (:attr:`holds_end`). ``plan.end`` is where the planned
-        schedule ends.
+        schedule ends. Equal schedules become one object, evaluated once per step for all their groups.
         """
         name = type(self).__name__
         strict = run is None or (run.exact and not run.debug)
@@ -326,24 +326,27 @@ class ScheduleCallback(Callback):
                 f"{name}: the warmup ({width:g} {self.interval}s) is not shorter than "
                 f"training ({timeline.total:g} {self.interval}s)."
             )
-        main = timeline.after(width)
-        span = self.span(main)
-        plan = OptimizerPlan(clock, holds_end=self.holds_end)
+        main, scales = timeline.after(width), self.lr_scales_with_base and not width
+        plan = OptimizerPlan(optimizer, holds_end=self.holds_end)
+        distinct: dict[Schedule, Schedule] = {}
         for i, (group, base) in enumerate(zip(groups, bases)):
-            lr = self.lr_schedule(base, i, len(bases), main)
+            lr = self.lr_schedule(1.0 if scales else base, i, len(bases), main)
             momentum = self.momentum_schedule(i, len(bases), main)
-            span = span if span is not None or not math.isfinite(lr.length) else lr.length
+            if i == 0:
+                plan.end = width + lr.length
             if width:
-                lr = Warmup(lr, width, self.warmup_start_factor).resolve(timeline)
+                peak = lr(0.0)
+                lr = Join((Linear(self.warmup_start_factor * peak, peak, width), lr))
                 momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
-            plan.groups.append(GroupPlan(group, lr, momentum, momentum_key(name, optimizer, group, momentum)))
-        plan.end = math.inf if span is None else width + span
-        if strict and not self.holds_end and span is not None:
-            refuse_shorter(name, self.interval, span, main.remaining, width)
+            key = momentum_key(name, optimizer, group, momentum)
+            momentum = None if momentum is None else _one_of(distinct, momentum)
+            plan.groups.append(GroupPlan(group, _one_of(distinct, lr), momentum, key, base if scales else 1.0))
+        if strict and not self.holds_end and math.isfinite(plan.end):
+            refuse_shorter(name, self.interval, plan.end - width, main.remaining, width)
         return plan
 
     def _clock(self, plan: OptimizerPlan, trainer: pl.Trainer) -> float:
-        return float(plan.clock.steps if self.interval == "step" else trainer.current_epoch)
+        return float(plan.steps if self.interval == "step" else trainer.current_epoch)
 
     def _apply_all(self, trainer: pl.Trainer) -> None:
         for plan in self._plans:
@@ -363,7 +366,8 @@ class ScheduleCallback(Callback):
 
     def _remove_hooks(self) -> None:
         for plan in self._plans:
-            plan.clock.detach()
+            if plan.clock is not None:
+                plan.clock.detach()
 
     # ------------------------------------------------------------------ param groups that appear mid-run
     def _sync_joined(self, plan: OptimizerPlan, t: float) -> None:
@@ -400,3 +404,11 @@ class ScheduleCallback(Callback):
                 f"{name} planned the epochs before it and stops here."
             )
         return owned
+
+
+def _one_of(distinct: dict[Schedule, Schedule], schedule: Schedule) -> Schedule:
+    """The object already in ``distinct`` that equals ``schedule`` (``schedule`` itself the first time)."""
+    try:
+        return distinct.setdefault(schedule, schedule)
+    except TypeError:  # a user's schedule class that is not hashable: evaluated on its own
+        return schedule

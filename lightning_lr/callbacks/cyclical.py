@@ -18,7 +18,7 @@ from lightning_lr.checks import (
     per_group,
     pick_group,
 )
-from lightning_lr.schedules import Schedule, Span, Timeline, between, triangle_wave
+from lightning_lr.schedules import Schedule, Timeline, between, parse_duration, triangle_wave
 from lightning_lr.schedules.base import DurationLike
 from lightning_lr.schedules.recipes import CyclicMode
 
@@ -90,8 +90,10 @@ class Cyclical(RangeSchedule):
             (1.0 / FALLBACK_RATIO, 1.0),
             f"max_lr is each group's LR, base_lr a {FALLBACK_RATIO:g}th of it.",
         )
-        self.step_size_up = Span.positive(step_size_up, "step_size_up")
-        self.step_size_down = None if step_size_down is None else Span.positive(step_size_down, "step_size_down")
+        self.step_size_up = parse_duration(step_size_up, "step_size_up", require="one unit")
+        self.step_size_down = (
+            None if step_size_down is None else parse_duration(step_size_down, "step_size_down", require="one unit")
+        )
         self.mode: CyclicMode = check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))  # type: ignore[assignment]
         self.gamma = check_left_open_interval("gamma", gamma, 0.0, 1.0)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)

@@ -18,13 +18,12 @@ from lightning_lr.checks import (
 from lightning_lr.schedules import (
     Cosine,
     Exponential,
-    ExponentialRate,
     MultiStep,
     Schedule,
-    Span,
     Step,
     Timeline,
     cosine_restarts,
+    parse_duration,
 )
 from lightning_lr.schedules.base import DurationLike
 
@@ -56,8 +55,12 @@ class CosineAnnealing(ScheduleCallback):
         **options: Unpack[ScheduleOptions],
     ) -> None:
         super().__init__(**options)
-        self.T_max = None if T_max is None else Span.positive(T_max, "T_max")
+        self.T_max = None if T_max is None else parse_duration(T_max, "T_max", require="one unit")
         self.eta_min = check_non_negative("eta_min", eta_min)
+
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return self.eta_min == 0.0
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return Cosine(base_lr, self.eta_min, self.T_max).resolve(timeline)
@@ -97,13 +100,13 @@ class CosineRestarts(ScheduleCallback):
         **options: Unpack[ScheduleOptions],
     ) -> None:
         super().__init__(**options)
-        self.T_0 = Span.positive(T_0, "T_0")
+        self.T_0 = parse_duration(T_0, "T_0", require="one unit")
         self.T_mult = check_real("T_mult", T_mult)
         if self.T_mult < 1:
             raise ValueError(f"`T_mult` must be >= 1, got {T_mult!r}.")
         self.eta_min = check_non_negative("eta_min", eta_min)
         self.peak_decay = check_closed_interval("peak_decay", peak_decay, 0.0, 1.0)
-        self.cycle_warmup = Span.parse(cycle_warmup, "cycle_warmup")
+        self.cycle_warmup = parse_duration(cycle_warmup, "cycle_warmup")
         if self.cycle_warmup.unit == self.T_0.unit and self.cycle_warmup.amount >= self.T_0.amount:
             raise ValueError(f"`cycle_warmup` ({cycle_warmup!r}) must be shorter than `T_0` ({T_0!r}).")
 
@@ -140,8 +143,12 @@ class StepDecay(ScheduleCallback):
         **options: Unpack[ScheduleOptions],
     ) -> None:
         super().__init__(**options)
-        self.step_size = Span.positive(step_size, "step_size")
+        self.step_size = parse_duration(step_size, "step_size", require="one unit")
         self.gamma = check_non_negative("gamma", gamma)
+
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return True
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return Step(self.step_size.in_steps(timeline), self.gamma, start=base_lr)
@@ -172,8 +179,12 @@ class MultiStepDecay(ScheduleCallback):
         self.milestones = MultiStep(milestones, 1.0).milestones  # type: ignore[arg-type]  # validates the list
         self.gamma = check_non_negative("gamma", gamma)
 
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return True
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        schedule = MultiStep(self.milestones, self.gamma, start=base_lr).resolve(timeline)
+        schedule = cast(MultiStep, MultiStep(self.milestones, self.gamma, start=base_lr).resolve(timeline))
         points = [cast(float, p) for p in schedule.milestones]  # numbers once resolved
         if points != sorted(points):
             raise ValueError(
@@ -216,11 +227,15 @@ class ExponentialDecay(ScheduleCallback):
             raise ValueError(f"Give exactly one of `gamma` (got {gamma!r}) and `k` (got {k!r}).")
         self.gamma = None if gamma is None else check_non_negative("gamma", gamma)
         self.k = None if k is None else check_non_negative("k", k)
-        self.decay_steps = Span.positive(decay_steps, "decay_steps")
+        self.decay_steps = parse_duration(decay_steps, "decay_steps", require="one unit")
         self.staircase = check_bool("staircase", staircase)
+
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return True
 
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         period = self.decay_steps.in_steps(timeline)
         if self.k is not None:
-            return ExponentialRate(self.k, period, self.staircase, start=base_lr)
+            return Exponential.from_rate(self.k, period, self.staircase, start=base_lr)
         return Exponential(cast(float, self.gamma), period, self.staircase, start=base_lr)

@@ -42,6 +42,10 @@ class LRScheduler(ScheduleCallback):
         self.schedule = schedule
         self.momentum = momentum
 
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return True
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return Affine(self.schedule.resolve(timeline), scale=base_lr)
 

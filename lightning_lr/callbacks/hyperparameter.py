@@ -6,7 +6,6 @@ from torch.optim import Optimizer
 from typing_extensions import Unpack
 
 from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback, ScheduleConflictError
-from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.options import RunOptions
 from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_bool
@@ -85,25 +84,23 @@ class HyperparameterScheduler(ScheduleCallback):
             values.append(float(value))
         return values
 
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return self.relative
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         resolved = self.schedule.resolve(timeline)
         return Affine(resolved, scale=base_lr) if self.relative else resolved
 
     def build_plan(
-        self,
-        optimizer: Optimizer,
-        bases: list[float],
-        timeline: Timeline,
-        clock: OptimizerClock,
-        *,
-        run: Run | None = None,
+        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, *, run: Run | None = None
     ) -> OptimizerPlan:
         """The plan of :class:`ScheduleCallback`, writing ``key`` instead of ``lr``.
 
         A group added mid-run gets the same values (``relative=False``), or its value at that moment
         as its ratio to the first group's (``relative=True``)."""
         self.base_lrs(optimizer)  # every group holds a number under `key`
-        plan = super().build_plan(optimizer, bases, timeline, clock, run=run)
+        plan = super().build_plan(optimizer, bases, timeline, run=run)
         for g in plan.groups:
             g.key = self.key
         plan.absolute = not self.relative

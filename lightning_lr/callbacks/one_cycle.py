@@ -122,9 +122,6 @@ class OneCycle(RangeSchedule):
             return super().base_lrs(optimizer)
         return [pick_group("max_lr", self.max_lr, i, n) for i in range(n)]
 
-    def span(self, timeline: Timeline) -> float | None:
-        return self._cycle_steps(timeline)
-
     @property
     def from_finder(self) -> bool:
         """Whether peak and start come from the LR finder's range (``div_factor=None``)."""

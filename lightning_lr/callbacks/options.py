@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
-from lightning_lr.checks import check_real
-from lightning_lr.schedules import Span
+from lightning_lr.schedules import Span, parse_duration
 
 WarmupLike = int | float | str | Span | None
 Interval = Literal["step", "epoch"]
@@ -43,25 +42,11 @@ class ScheduleOptions(LROptions, total=False):
 
 
 def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
-    """``int``: clock units; ``float`` in ``[0, 1)``: fraction of training; ``"2 epochs"``/``"5%"``."""
+    """A part of the run (``warmup``, ``num_warmup_steps``, ...) by the rules of
+    :func:`~lightning_lr.schedules.parse_duration`; ``None`` for none (``None`` or zero)."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be an int (steps), a float in [0, 1) (fraction of training) or a string "
-            f"like '2 epochs'; got {value!r}."
-        )
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        fraction = check_real(name, value)
-        if not 0.0 <= fraction < 1.0:
-            raise ValueError(
-                f"`{name}` as a float is a fraction of training and must be in [0, 1), got {value!r}; "
-                "give an int for a number of steps."
-            )
-        return Span(fraction, "fraction")
-    span = Span.parse(value, name)
-    if span.unit == "fraction" and span.amount >= 1.0:
-        raise ValueError(f"`{name}` must be shorter than training, got {value!r}.")
+    span = parse_duration(value, name, part_of_run=True)
     return span if span.amount > 0 else None
 
 

@@ -1,9 +1,9 @@
 """What a schedule callback does to one optimizer: per-group schedules on a clock, and their time map.
 
 A :class:`GroupPlan` writes one param group's LR (and momentum) for a clock value. An
-:class:`OptimizerPlan` holds the plans of an optimizer's groups, its :class:`OptimizerClock`, where
-the planned schedule ends, and, after a resume with another run length, the :class:`Stretch` that
-maps the new run's clock onto the old plan.
+:class:`OptimizerPlan` holds the plans of an optimizer's groups, where the planned schedule ends,
+after a resume with another run length the :class:`Stretch` that maps the new run's clock onto the
+old plan, and, once training runs, its :class:`OptimizerClock`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_lr.callbacks.clock import OptimizerClock
-from lightning_lr.schedules import Affine, Schedule
+from lightning_lr.schedules import Affine, Clamp, Schedule
 
 
 def write_value(group: dict[str, Any], key: str, value: float) -> None:
     """Set ``group[key]``; a tensor (``lr=torch.tensor(...)`` for ``torch.compile``/capturable optimizers) in place."""
     current = group.get(key)
-    if isinstance(current, torch.Tensor):
+    if type(current) is not float and isinstance(current, torch.Tensor):
         current.fill_(value)
     else:
         group[key] = value
@@ -30,39 +30,64 @@ def write_value(group: dict[str, Any], key: str, value: float) -> None:
 
 @dataclass
 class GroupPlan:
-    """The resolved LR and momentum schedules of one param group."""
+    r"""The resolved schedules of one param group and how its value follows from them.
+
+    The group's value at clock ``t`` is
+
+    .. math:: v(t) = \max\big(r\,(c\, f\, s(t)),\ v_{min}\big)
+
+    with ``shape`` :math:`s`, ``scale`` :math:`c` (the base LR when the shape is a factor of it,
+    else 1), ``factor`` :math:`f` (``ReduceLROnPlateau``'s cuts, 1 otherwise), ``ratio`` :math:`r`
+    (a group that joined mid-run: its LR over the first group's; 1 otherwise) and ``floor``
+    :math:`v_{min}` (``min_lr``). Groups that share a shape share one evaluation per step.
+    """
 
     group: dict[str, Any]
-    lr: Schedule
+    shape: Schedule
     momentum: Schedule | None
     momentum_key: str | None  # "momentum", "betas" (Adam's beta1) or None when momentum is left alone
-    ratio: float | None = None  # a group that joined mid-run: its LR is `ratio` x the first group's
-    reference: Schedule | None = None  # ... the first group's schedule, for a joined group
-    written: float = math.nan  # the LR a joined group was last given (another writer changes it)
-    key: str = "lr"  # the param-group value `lr` sets (HyperparameterScheduler: "weight_decay", ...)
+    scale: float = 1.0
+    key: str = "lr"  # the param-group value the plan sets (HyperparameterScheduler: "weight_decay", ...)
+    ratio: float | None = None  # a group that joined mid-run: its value is `ratio` x the first group's
+    factor: float = 1.0  # ReduceLROnPlateau's cuts so far
+    floor: float = -math.inf  # ReduceLROnPlateau's min_lr
+    written: float = math.nan  # the value a joined group was last given (another writer changes it)
 
-    def apply(self, t: float) -> None:
-        """Write the LR (and momentum) of clock ``t`` into the param group."""
-        value = self.lr(t)
+    def value_of(self, shape_value: float) -> float:
+        """The group's value for its shape's value ``shape_value``."""
+        value = self.scale * shape_value
+        if self.factor != 1.0:
+            value = self.factor * value
+        if self.ratio is not None:
+            value = self.ratio * value
+        return self.floor if value < self.floor else value
+
+    def value(self, t: float) -> float:
+        """The group's value at clock ``t`` (before any plateau cut that happens later)."""
+        return self.value_of(self.shape(t))
+
+    @property
+    def lr(self) -> Schedule:
+        """The group's value as one schedule, for figures and previews (cuts and floor included)."""
+        scale = self.scale * self.factor * (1.0 if self.ratio is None else self.ratio)
+        schedule = self.shape if scale == 1.0 else Affine(self.shape, scale=scale)
+        return schedule if self.floor == -math.inf else Clamp(schedule, minimum=self.floor)
+
+    def write(self, value: float, momentum: float | None) -> None:
+        """Write ``value`` (and the momentum, or Adam's ``beta1``) into the param group."""
         write_value(self.group, self.key, value)
         if self.ratio is not None:
             self.written = value
-        if self.momentum is not None:
-            if self.momentum_key == "betas":
-                beta1 = self.momentum(t)
-                betas = self.group["betas"]
-                if isinstance(betas[0], torch.Tensor):
-                    betas[0].fill_(beta1)
-                else:
-                    self.group["betas"] = (beta1, betas[1])
+        if momentum is None:
+            return
+        if self.momentum_key == "betas":
+            betas = self.group["betas"]
+            if isinstance(betas[0], torch.Tensor):
+                betas[0].fill_(momentum)
             else:
-                write_value(self.group, "momentum", self.momentum(t))
-
-    def rebase(self, ratio: float) -> None:
-        """A joined group follows the first group's schedule at a new ``ratio``."""
-        if self.reference is None:
-            raise ValueError("only a group that joined mid-run has a ratio to the first group")
-        self.ratio, self.lr = ratio, Affine(self.reference, scale=ratio)
+                self.group["betas"] = (momentum, betas[1])
+        else:
+            write_value(self.group, "momentum", momentum)
 
     def current_momentum(self) -> float | None:
         """The momentum (or ``beta1``) the group holds, when this plan sets it."""
@@ -103,14 +128,17 @@ class Stretch:
 
 @dataclass
 class OptimizerPlan:
-    """What a callback does to one optimizer: its clock and one :class:`GroupPlan` per param group.
+    """What a callback does to one optimizer: one :class:`GroupPlan` per param group, and its clock.
 
-    ``end`` is the clock value where the planned schedule ends (warmup included; ``inf`` when it
-    never ends); ``stretches`` map the clock after resumes with other run lengths.
+    Building a plan is pure (``ScheduleCallback.build_plan``: no clock, nothing written); the
+    callback attaches an :class:`OptimizerClock` for the run. ``end`` is the clock value where the
+    planned schedule ends (warmup included; ``inf`` when it never ends); ``stretches`` map the
+    clock after resumes with other run lengths.
     """
 
-    clock: OptimizerClock
+    optimizer: torch.optim.Optimizer
     groups: list[GroupPlan] = field(default_factory=list)
+    clock: OptimizerClock | None = None
     applied_at: float = -1.0
     end: float = math.inf
     holds_end: bool = True
@@ -120,12 +148,13 @@ class OptimizerPlan:
     absolute: bool = False  # every group gets the same values: a joined group too, at ratio 1
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        return self.clock.optimizer
+    def steps(self) -> int:
+        """Optimizer steps counted so far (0 before a clock is attached)."""
+        return 0 if self.clock is None else self.clock.steps
 
     def apply(self, t: float, name: str, interval: str) -> None:
-        """Write every group's values for the run's clock ``t`` (a schedule that does not hold its end
-        warns once when ``t`` passes it, then holds its final value)."""
+        """Write every group's values for the run's clock ``t``, evaluating each distinct schedule once
+        (a schedule that does not hold its end warns once when ``t`` passes it, then holds its final value)."""
         self.applied_at = t
         at = self.plan_time(t)
         if at > self.end and not self.holds_end and not self.warned_past_end:
@@ -134,17 +163,29 @@ class OptimizerPlan:
                 f"{name}: {type(self.optimizer).__name__} is at {interval} {t:g}, past the end of its schedule "
                 f"({self.end:g}); the LR is held at its final value from here on."
             )
+        self.write_values(at)
+
+    def write_values(self, at: float) -> None:
+        """Write every group's values at the plan's clock ``at``, evaluating each distinct schedule once."""
+        values: dict[int, float] = {}
         for g in self.groups:
-            g.apply(at)
+            shape = values.get(id(g.shape))
+            if shape is None:
+                shape = values[id(g.shape)] = g.shape(at)
+            momentum = None
+            if g.momentum is not None:
+                momentum = values.get(id(g.momentum))
+                if momentum is None:
+                    momentum = values[id(g.momentum)] = g.momentum(at)
+            g.write(g.value_of(shape), momentum)
 
     def joiner(self, group: dict[str, Any], ratio: float) -> GroupPlan:
-        """The plan of a group added mid-run: ``ratio`` x the first group's LR, its momentum schedule too."""
+        """The plan of a group added mid-run: ``ratio`` x the first group's value, its momentum schedule too."""
         first = self.groups[0]
         key = first.momentum_key if first.momentum_key is not None and first.momentum_key in group else None
-        plan = GroupPlan(group, first.lr, first.momentum if key else None, key, reference=first.lr, key=first.key)
-        plan.rebase(ratio)
+        momentum = first.momentum if key else None
         self.joined = True
-        return plan
+        return GroupPlan(group, first.shape, momentum, key, first.scale, first.key, ratio, first.factor)
 
     def rejoin(self, ratios: list[float]) -> None:
         """After a resume: the groups that had joined before, at their saved ratios, in order."""
@@ -153,25 +194,27 @@ class OptimizerPlan:
                 self.groups.append(self.joiner(self.optimizer.param_groups[len(self.groups)], ratio))
 
     def sync_groups(self, t: float) -> list[tuple[int, float, float]]:
-        """Let groups added since the last step join; adopt LRs another callback wrote into joined groups.
+        """Let groups added since the last step join; adopt values another callback wrote into joined groups.
 
-        A joined group whose LR differs from the one it was last given was set by someone else
+        A joined group whose value differs from the one it was last given was set by someone else
         (Lightning's ``BackboneFinetuning`` raises its backbone group every epoch): the new value
         becomes its ratio to the first group, so the two cooperate instead of overwriting each other.
-        Returns ``(index, lr, ratio)`` of each group that joined now.
+        Returns ``(index, value, ratio)`` of each group that joined now.
         """
         first = self.groups[0]
-        reference = first.lr(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
+        shape = first.shape(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
         for g in self.groups:
+            reference = g.scale * g.factor * shape  # a joined group's value but for its ratio
             if g.ratio is not None and not self.absolute and float(g.group[g.key]) != g.written and reference > 0:
-                g.rebase(float(g.group[g.key]) / reference)
+                g.ratio = float(g.group[g.key]) / reference
                 self.applied_at = -1.0
         added = []
+        reference = first.scale * first.factor * shape
         for group in self.optimizer.param_groups[len(self.groups) :]:
-            lr = float(group.get(first.key, math.nan))
-            ratio = lr / reference if reference > 0 and not self.absolute and math.isfinite(lr) else 1.0
+            value = float(group.get(first.key, math.nan))
+            ratio = value / reference if reference > 0 and not self.absolute and math.isfinite(value) else 1.0
             self.groups.append(self.joiner(group, ratio))
-            added.append((len(self.groups) - 1, lr, ratio))
+            added.append((len(self.groups) - 1, value, ratio))
             self.applied_at = -1.0
         return added
 

@@ -23,7 +23,7 @@ from lightning_lr.checks import (
     per_group,
     pick_group,
 )
-from lightning_lr.schedules import Affine, Clamp, Constant, Schedule
+from lightning_lr.schedules import Constant, Schedule
 
 
 @dataclass
@@ -101,7 +101,6 @@ class ReduceLROnPlateau(LRScheduler):
         self.min_lr = per_group("min_lr", min_lr, check_non_negative)
         self.eps = check_non_negative("eps", eps)
         self._plateau = PlateauState(best=self._worst())
-        self._raw: list[list[Schedule]] = []
         self._validated = False
         self._before_validation: Any = None
         self._warned_missing = False
@@ -141,9 +140,8 @@ class ReduceLROnPlateau(LRScheduler):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         restored = self._restored is not None and "plateau" in self._restored
         super().on_train_start(trainer, pl_module)
-        self._raw = [[g.lr for g in plan.groups] for plan in self._plans]
         if not restored:
-            self._plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(r) for r in self._raw])
+            self._plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(p.groups) for p in self._plans])
         self._install(trainer)
 
     @override
@@ -195,24 +193,24 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce(self, trainer: pl.Trainer) -> None:
         for plan, scales in zip(self._plans, self._plateau.scales):
             for i, g in enumerate(plan.groups):
-                floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
                 old = float(g.group["lr"])
-                new = max(old * self.factor, floor)
-                if old - new > self.eps:
+                if old - max(old * self.factor, g.floor) > self.eps:
                     scales[i] *= self.factor
         self._install(trainer)
 
     def _groups_joined(self, plan: OptimizerPlan, count: int) -> None:
-        k = self._plans.index(plan)  # joined groups start unreduced; later reductions scale them too
-        if k >= len(self._raw):  # joined while the base class starts: on_train_start reads every group
-            return
-        self._raw[k].extend(g.lr for g in plan.groups[-count:])
-        self._plateau.scales[k].extend([1.0] * count)
+        k = self._plans.index(plan)  # a joined group starts with the first group's cuts; later cuts scale it too
+        if k < len(self._plateau.scales):  # else it joined while the base class starts: on_train_start counts it
+            self._plateau.scales[k].extend(g.factor for g in plan.groups[-count:])
+            self._install_plan(plan, self._plateau.scales[k])
 
     def _install(self, trainer: pl.Trainer) -> None:
-        for plan, raws, scales in zip(self._plans, self._raw, self._plateau.scales):
-            for i, (g, raw, scale) in enumerate(zip(plan.groups, raws, scales)):
-                floor = pick_group("min_lr", self.min_lr, i, len(plan.groups))
-                g.lr = Clamp(Affine(raw, scale=scale), minimum=floor) if (scale != 1.0 or floor > 0) else raw
+        """Give every group its cuts and its floor (``min_lr``), then write the LRs they give now."""
+        for plan, scales in zip(self._plans, self._plateau.scales):
+            self._install_plan(plan, scales)
             plan.applied_at = -1.0
             self._apply(plan, self._clock(plan, trainer))
+
+    def _install_plan(self, plan: OptimizerPlan, scales: list[float]) -> None:
+        for i, (g, scale) in enumerate(zip(plan.groups, scales)):
+            g.factor, g.floor = scale, pick_group("min_lr", self.min_lr, i, len(plan.groups))

@@ -35,9 +35,6 @@ class _WarmupThenDecay(ScheduleCallback):
             return timeline.fill()
         return self.num_training_steps - (timeline.total - timeline.remaining)
 
-    def span(self, timeline: Timeline) -> float | None:
-        return self._decay_steps(timeline)
-
     def _checked_decay_steps(self, timeline: Timeline) -> float:
         steps = self._decay_steps(timeline)
         if steps <= 0:

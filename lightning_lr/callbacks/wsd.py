@@ -17,11 +17,19 @@ from torch.optim import Optimizer
 from typing_extensions import Unpack, override
 
 from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
-from lightning_lr.callbacks.clock import OptimizerClock
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_choice, check_closed_interval
-from lightning_lr.schedules import Constant, Join, Schedule, Span, Timeline, Truncate, warmup_stable_decay
+from lightning_lr.schedules import (
+    Constant,
+    Join,
+    Schedule,
+    Span,
+    Timeline,
+    Truncate,
+    parse_duration,
+    warmup_stable_decay,
+)
 from lightning_lr.schedules.recipes import wsd_decay, wsd_warmup
 
 WarmupType = Literal["linear", "cosine", "1-sqrt"]
@@ -150,18 +158,12 @@ class WarmupStableDecay(ScheduleCallback):
 
     @override
     def build_plan(
-        self,
-        optimizer: Optimizer,
-        bases: list[float],
-        timeline: Timeline,
-        clock: OptimizerClock,
-        *,
-        run: Run | None = None,
+        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, *, run: Run | None = None
     ) -> OptimizerPlan:
         index = self._index_of.get(id(optimizer), 0)
         self._pin = self._decay_at[index] if index < len(self._decay_at) else None
         try:
-            return super().build_plan(optimizer, bases, timeline, clock, run=run)
+            return super().build_plan(optimizer, bases, timeline, run=run)
         finally:
             self._pin = None
 
@@ -202,16 +204,16 @@ class WarmupStableDecay(ScheduleCallback):
     def _next_position(self, trainer: pl.Trainer, plan: OptimizerPlan) -> float:
         """The first clock unit whose LR no optimizer step has used yet."""
         if self.interval == "step":
-            return float(plan.clock.steps)
+            return float(plan.steps)
         begun = self._epoch_mark[0] == trainer.current_epoch and trainer.global_step > self._epoch_mark[1]
         return float(trainer.current_epoch + (1 if begun else 0))
 
     def _replan(self, trainer: pl.Trainer, timeline: Timeline) -> None:
         for i, (plan, bases) in enumerate(zip(self._plans, self._base_lrs or [])):
-            replanned = self.build_plan(plan.optimizer, bases, timeline, plan.clock)
+            replanned = self.build_plan(plan.optimizer, bases, timeline)
             for g in plan.groups[len(replanned.groups) :]:  # groups that joined mid-run keep their ratios
                 replanned.groups.append(replanned.joiner(g.group, g.ratio if g.ratio is not None else 1.0))
-            replanned.stretches = plan.stretches
+            replanned.stretches, replanned.clock = plan.stretches, plan.clock
             self._plans[i] = replanned
         self._apply_all(trainer)
 
@@ -264,7 +266,7 @@ class WarmupStableDecay(ScheduleCallback):
             self._stop = bool(restored["stop"])
             steps = list(map(float, (self._restored or {}).get("steps", [0] * len(optimizers))))
         elif trainer.global_step > 0 and self._planned_total is not None and len(self._plans) == len(optimizers):
-            steps = [float(p.clock.steps) for p in self._plans]  # a further fit(): continue this plan
+            steps = [float(p.steps) for p in self._plans]  # a further fit(): continue this plan
         else:  # a fresh fit
             self._reset(len(optimizers))
             steps = []
@@ -330,7 +332,7 @@ class WarmupStableDecay(ScheduleCallback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self.interval == "step" and self._plans and self._decay_done(min(p.clock.steps for p in self._plans)):
+        if self.interval == "step" and self._plans and self._decay_done(min(p.steps for p in self._plans)):
             trainer.should_stop = True
 
     @override
@@ -345,7 +347,4 @@ class WarmupStableDecay(ScheduleCallback):
 
 
 def _positive(value: WarmupLike, name: str) -> Span:
-    span = parse_warmup(value, name)
-    if span is None:
-        raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-    return Span.positive(span, name)
+    return parse_duration(value, name, part_of_run=True, require="one unit")

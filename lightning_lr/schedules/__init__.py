@@ -12,11 +12,11 @@ Example:
 
 from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, epochs, fraction, steps
 from lightning_lr.schedules.combinators import Affine, Clamp, Cycle, Join, Product, Truncate, Warmup
+from lightning_lr.schedules.durations import parse_duration
 from lightning_lr.schedules.primitives import (
     Constant,
     Cosine,
     Exponential,
-    ExponentialRate,
     InverseSqrt,
     Linear,
     MultiStep,
@@ -41,7 +41,6 @@ __all__ = [
     "Cycle",
     "DurationLike",
     "Exponential",
-    "ExponentialRate",
     "InverseSqrt",
     "Join",
     "Linear",
@@ -61,6 +60,7 @@ __all__ = [
     "fraction",
     "one_cycle",
     "one_cycle_momentum",
+    "parse_duration",
     "steps",
     "triangle_wave",
     "warmup_stable_decay",

@@ -11,7 +11,15 @@ import math
 from dataclasses import dataclass, field, replace
 
 from lightning_lr.checks import check_closed_interval, check_non_negative, check_positive_int, check_real
-from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, resolve_duration
+from lightning_lr.schedules.base import (
+    DurationLike,
+    Schedule,
+    Timeline,
+    clock_units,
+    duration_field,
+    parse_duration,
+    schedule_field,
+)
 from lightning_lr.schedules.primitives import Constant, Linear
 
 
@@ -36,7 +44,7 @@ class Join(Schedule):
         (0.5, 1.0, 0.0)
     """
 
-    phases: tuple[Schedule, ...]
+    phases: tuple[Schedule, ...] = schedule_field(many=True)
     _starts: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -48,10 +56,10 @@ class Join(Schedule):
         for i, phase in enumerate(self.phases):
             _check_schedule(f"phases[{i}]", phase)
         starts: list[float] = [0.0]
-        try:
+        if all(phase.is_resolved for phase in self.phases[:-1]):
             for phase in self.phases[:-1]:
                 starts.append(starts[-1] + phase.length)
-        except RuntimeError:  # unresolved durations: boundaries are known after resolve()
+        else:  # durations that depend on the run: boundaries are known after resolve()
             starts = []
         object.__setattr__(self, "_starts", tuple(starts))
 
@@ -116,17 +124,14 @@ class Cycle(Schedule):
         (1.0, 0.5, 0.5, 0.25)
     """
 
-    schedule: Schedule
+    schedule: Schedule = schedule_field()
     period_mult: float = 1.0
     peak_decay: float = 1.0
     max_cycles: int | None = None
 
     def __post_init__(self) -> None:
         _check_schedule("schedule", self.schedule)
-        try:
-            period = self.schedule.length
-        except RuntimeError:  # unresolved: checked when called
-            period = 1.0
+        period = self.schedule.length if self.schedule.is_resolved else 1.0  # else checked once resolved
         if not (math.isfinite(period) and period > 0):
             raise ValueError(f"`schedule` of a Cycle must have a finite, positive length, got {self.schedule!r}.")
         if check_real("period_mult", self.period_mult) < 1.0:
@@ -164,9 +169,6 @@ class Cycle(Schedule):
     def length(self) -> float:
         return math.inf if self.max_cycles is None else self._cycle_start(self.max_cycles)
 
-    def resolve(self, timeline: Timeline) -> Cycle:
-        return replace(self, schedule=self.schedule.resolve(timeline))
-
 
 @dataclass(frozen=True)
 class Product(Schedule):
@@ -180,7 +182,7 @@ class Product(Schedule):
         1.0
     """
 
-    factors: tuple[Schedule, ...]
+    factors: tuple[Schedule, ...] = schedule_field(many=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.factors, Schedule) or not hasattr(self.factors, "__iter__"):
@@ -198,9 +200,6 @@ class Product(Schedule):
     def length(self) -> float:
         return min(f.length for f in self.factors)
 
-    def resolve(self, timeline: Timeline) -> Product:
-        return Product(tuple(f.resolve(timeline) for f in self.factors))
-
 
 @dataclass(frozen=True)
 class Affine(Schedule):
@@ -214,7 +213,7 @@ class Affine(Schedule):
         1.0
     """
 
-    schedule: Schedule
+    schedule: Schedule = schedule_field()
     scale: float = 1.0
     offset: float = 0.0
 
@@ -230,9 +229,6 @@ class Affine(Schedule):
     def length(self) -> float:
         return self.schedule.length
 
-    def resolve(self, timeline: Timeline) -> Affine:
-        return replace(self, schedule=self.schedule.resolve(timeline))
-
 
 @dataclass(frozen=True)
 class Clamp(Schedule):
@@ -246,7 +242,7 @@ class Clamp(Schedule):
         0.1
     """
 
-    schedule: Schedule
+    schedule: Schedule = schedule_field()
     minimum: float | None = None
     maximum: float | None = None
 
@@ -269,16 +265,15 @@ class Clamp(Schedule):
     def length(self) -> float:
         return self.schedule.length
 
-    def resolve(self, timeline: Timeline) -> Clamp:
-        return replace(self, schedule=self.schedule.resolve(timeline))
-
 
 @dataclass(frozen=True)
 class Warmup(Schedule):
     r"""Linear warmup into ``schedule``: a :class:`Join` of a ramp and the schedule.
 
     The ramp goes from ``start_factor * schedule(0)`` to ``schedule(0)`` over ``duration``;
-    the schedule then runs on what is left of training.
+    the schedule then runs on what is left of training. ``duration`` reads as a callback's
+    ``warmup`` does: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a fraction of training,
+    or a string (``"2 epochs"``, ``"5%"``); see :func:`~lightning_lr.schedules.durations.parse_duration`.
 
     .. math:: v(t) = s(0)\left(f_0 + (1 - f_0)\frac{t}{w}\right) \text{ for } t < w,
         \qquad v(t) = s(t - w) \text{ after}
@@ -290,15 +285,13 @@ class Warmup(Schedule):
         (0.5, 1.0, 0.5)
     """
 
-    schedule: Schedule
-    duration: DurationLike
+    schedule: Schedule = schedule_field()
+    duration: DurationLike = duration_field()
     start_factor: float = 0.0
 
     def __post_init__(self) -> None:
         _check_schedule("schedule", self.schedule)
-        span = Span.parse(self.duration, "duration")
-        if span.unit == "fraction" and span.amount >= 1:
-            raise ValueError(f"`duration` of a warmup must be shorter than training, got {self.duration!r}.")
+        parse_duration(self.duration, "duration", part_of_run=True)
         check_closed_interval("start_factor", self.start_factor, 0.0, 1.0)
 
     def __call__(self, t: float) -> float:
@@ -308,8 +301,12 @@ class Warmup(Schedule):
     def length(self) -> float:
         raise RuntimeError(f"{self!r} must be resolved first: call `.resolve(Timeline(...))`.")
 
+    @property
+    def is_resolved(self) -> bool:
+        return False  # resolving turns it into a Join
+
     def resolve(self, timeline: Timeline) -> Schedule:
-        width = resolve_duration(self.duration, timeline)
+        width = parse_duration(self.duration, "duration", part_of_run=True).in_steps(timeline)
         if math.isfinite(timeline.remaining) and width >= timeline.remaining:
             raise ValueError(
                 f"The warmup ({self.duration!r} = {width:g} steps) is not shorter than training "
@@ -334,24 +331,19 @@ class Truncate(Schedule):
         0.25
     """
 
-    schedule: Schedule
-    duration: DurationLike
+    schedule: Schedule = schedule_field()
+    duration: DurationLike = duration_field()
 
     def __post_init__(self) -> None:
         _check_schedule("schedule", self.schedule)
-        Span.parse(self.duration, "duration")
+        parse_duration(self.duration, "duration")
 
     def __call__(self, t: float) -> float:
         return self.schedule(min(t, self.length))
 
     @property
     def length(self) -> float:
-        if isinstance(self.duration, (int, float)):
-            return float(self.duration)
-        raise RuntimeError(f"{self!r} must be resolved first: call `.resolve(Timeline(...))`.")
-
-    def resolve(self, timeline: Timeline) -> Truncate:
-        return Truncate(self.schedule.resolve(timeline), resolve_duration(self.duration, timeline))
+        return clock_units(self.duration, self)
 
 
 __all__ = ["Affine", "Clamp", "Cycle", "Join", "Product", "Truncate", "Warmup"]

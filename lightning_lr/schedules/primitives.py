@@ -2,39 +2,26 @@ r"""Primitive schedules: closed-form functions of the clock ``t``.
 
 Interpolations (:class:`Linear`, :class:`Cosine`, :class:`Polynomial`) run from ``start`` to
 ``end`` over ``duration`` and then hold ``end``; ``duration=None`` fills the rest of training.
-Decays (:class:`Exponential`, :class:`ExponentialRate`, :class:`Step`, :class:`MultiStep`,
-:class:`InverseSqrt`) never end. Values are plain numbers: a factor of the base LR when used
-with :class:`~lightning_lr.LRScheduler`, an LR or a momentum inside the named callbacks.
+Decays (:class:`Exponential`, :class:`Step`, :class:`MultiStep`, :class:`InverseSqrt`) never end.
+Values are plain numbers: a factor of the base LR when used with :class:`~lightning_lr.LRScheduler`,
+an LR or a momentum inside the named callbacks. A number given as a duration counts clock units
+(see :func:`~lightning_lr.schedules.durations.parse_duration`).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from lightning_lr.checks import check_bool, check_non_negative, check_positive, check_real
-from lightning_lr.schedules.base import DurationLike, Schedule, Span, Timeline, resolve_duration
-
-
-def _clock_units(duration: DurationLike | None, owner: Schedule) -> float:
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        return float(duration)
-    raise RuntimeError(
-        f"{owner!r} has a duration that depends on the run ({duration!r}); call "
-        "`.resolve(Timeline(...))` first (the callbacks do this at fit start)."
-    )
-
-
-def _check_duration(name: str, duration: DurationLike | None, allow_none: bool = True) -> None:
-    if duration is None:
-        if not allow_none:
-            raise ValueError(f"`{name}` is required.")
-        return
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        check_positive(name, duration)
-    elif Span.parse(duration, name).amount <= 0:
-        raise ValueError(f"`{name}` must be > 0, got {duration!r}.")
+from lightning_lr.schedules.base import (
+    DurationLike,
+    Schedule,
+    check_duration,
+    clock_units,
+    duration_field,
+)
 
 
 @dataclass(frozen=True)
@@ -47,52 +34,44 @@ class Constant(Schedule):
     """
 
     value: float = 1.0
-    duration: DurationLike | None = None
+    duration: DurationLike | None = duration_field(None, none="forever")
 
     def __post_init__(self) -> None:
         check_real("value", self.value)
-        _check_duration("duration", self.duration)
+        check_duration("duration", self.duration, none="forever")
 
     def __call__(self, t: float) -> float:
         return self.value
 
     @property
     def length(self) -> float:
-        return math.inf if self.duration is None else _clock_units(self.duration, self)
-
-    def resolve(self, timeline: Timeline) -> Constant:
-        if self.duration is None:
-            return self
-        return replace(self, duration=resolve_duration(self.duration, timeline))
+        return math.inf if self.duration is None else clock_units(self.duration, self)
 
 
 @dataclass(frozen=True)
 class _Interpolation(Schedule):
     start: float = 1.0
     end: float = 0.0
-    duration: DurationLike | None = None
+    duration: DurationLike | None = duration_field(None, none="fill")
 
     def __post_init__(self) -> None:
         check_real("start", self.start)
         check_real("end", self.end)
-        _check_duration("duration", self.duration)
+        check_duration("duration", self.duration, none="fill")
 
     def _shape(self, progress: float) -> float:
         """Value at ``progress`` in ``[0, 1]``."""
         raise NotImplementedError
 
     def __call__(self, t: float) -> float:
-        d = _clock_units(self.duration, self)
+        d = clock_units(self.duration, self)
         if t >= d:
             return self.end
         return self._shape(max(t, 0.0) / d)
 
     @property
     def length(self) -> float:
-        return _clock_units(self.duration, self)
-
-    def resolve(self, timeline: Timeline) -> _Interpolation:
-        return replace(self, duration=resolve_duration(self.duration, timeline))
+        return clock_units(self.duration, self)
 
 
 @dataclass(frozen=True)
@@ -175,7 +154,8 @@ class Exponential(Schedule):
         \quad\text{or, with staircase,}\quad \mathrm{start}\cdot r^{\lfloor t / s \rfloor}
 
     ``Exponential(gamma)`` is PyTorch's ``ExponentialLR``; ``decay_rate ** (t / decay_steps)`` is
-    TensorFlow's / optax's ``exponential_decay``.
+    TensorFlow's / optax's ``exponential_decay``; the continuous form :math:`e^{-k t / s}` is the
+    same formula with :math:`r = e^{-k}` (:meth:`from_rate`).
 
     Example:
         >>> Exponential(0.5, decay_steps=2)(4)
@@ -183,56 +163,33 @@ class Exponential(Schedule):
     """
 
     decay_rate: float
-    decay_steps: DurationLike = 1.0
+    decay_steps: DurationLike = duration_field(1.0)
     staircase: bool = False
     start: float = 1.0
 
     def __post_init__(self) -> None:
         check_non_negative("decay_rate", self.decay_rate)
-        _check_duration("decay_steps", self.decay_steps, allow_none=False)
+        check_duration("decay_steps", self.decay_steps)
         check_bool("staircase", self.staircase)
         check_real("start", self.start)
 
+    @classmethod
+    def from_rate(
+        cls, k: float, decay_steps: DurationLike = 1.0, staircase: bool = False, start: float = 1.0
+    ) -> Exponential:
+        r"""Continuous decay with rate ``k`` per ``decay_steps``: :math:`v(t) = \mathrm{start}\cdot e^{-k t / s}`.
+
+        Example:
+            >>> round(Exponential.from_rate(k=math.log(2))(1), 12)
+            0.5
+        """
+        return cls(math.exp(-check_non_negative("k", k)), decay_steps, staircase, start)
+
     def __call__(self, t: float) -> float:
-        exponent = max(t, 0.0) / _clock_units(self.decay_steps, self)
+        exponent = max(t, 0.0) / clock_units(self.decay_steps, self)
         if self.staircase:
             exponent = math.floor(exponent)
         return self.start * float(self.decay_rate**exponent)
-
-    def resolve(self, timeline: Timeline) -> Exponential:
-        return replace(self, decay_steps=resolve_duration(self.decay_steps, timeline))
-
-
-@dataclass(frozen=True)
-class ExponentialRate(Schedule):
-    r"""Continuous exponential decay with rate ``k`` per ``decay_steps``.
-
-    .. math:: v(t) = \mathrm{start}\cdot e^{-k\, t / s}
-
-    Example:
-        >>> round(ExponentialRate(k=math.log(2))(1), 12)
-        0.5
-    """
-
-    k: float
-    decay_steps: DurationLike = 1.0
-    staircase: bool = False
-    start: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_non_negative("k", self.k)
-        _check_duration("decay_steps", self.decay_steps, allow_none=False)
-        check_bool("staircase", self.staircase)
-        check_real("start", self.start)
-
-    def __call__(self, t: float) -> float:
-        exponent = max(t, 0.0) / _clock_units(self.decay_steps, self)
-        if self.staircase:
-            exponent = math.floor(exponent)
-        return self.start * math.exp(-self.k * exponent)
-
-    def resolve(self, timeline: Timeline) -> ExponentialRate:
-        return replace(self, decay_steps=resolve_duration(self.decay_steps, timeline))
 
 
 @dataclass(frozen=True)
@@ -246,20 +203,17 @@ class Step(Schedule):
         0.010000000000000002
     """
 
-    step_size: DurationLike
+    step_size: DurationLike = duration_field()
     gamma: float = 0.1
     start: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_duration("step_size", self.step_size, allow_none=False)
+        check_duration("step_size", self.step_size)
         check_non_negative("gamma", self.gamma)
         check_real("start", self.start)
 
     def __call__(self, t: float) -> float:
-        return self.start * float(self.gamma ** math.floor(max(t, 0.0) / _clock_units(self.step_size, self)))
-
-    def resolve(self, timeline: Timeline) -> Step:
-        return replace(self, step_size=resolve_duration(self.step_size, timeline))
+        return self.start * float(self.gamma ** math.floor(max(t, 0.0) / clock_units(self.step_size, self)))
 
 
 @dataclass(frozen=True)
@@ -273,7 +227,7 @@ class MultiStep(Schedule):
         0.5
     """
 
-    milestones: tuple[DurationLike, ...]
+    milestones: tuple[DurationLike, ...] = duration_field(many=True)
     gamma: float = 0.1
     start: float = 1.0
 
@@ -284,7 +238,7 @@ class MultiStep(Schedule):
         if not self.milestones:
             raise ValueError("`milestones` must not be empty.")
         for i, m in enumerate(self.milestones):
-            _check_duration(f"milestones[{i}]", m, allow_none=False)
+            check_duration(f"milestones[{i}]", m)
         numbers = [m for m in self.milestones if isinstance(m, (int, float))]
         if numbers != sorted(numbers):
             raise ValueError(f"`milestones` must be increasing, got {list(self.milestones)!r}.")
@@ -292,11 +246,8 @@ class MultiStep(Schedule):
         check_real("start", self.start)
 
     def __call__(self, t: float) -> float:
-        points = [_clock_units(m, self) for m in self.milestones]
+        points = [clock_units(m, self) for m in self.milestones]
         return self.start * self.gamma ** bisect.bisect_right(points, t)
-
-    def resolve(self, timeline: Timeline) -> MultiStep:
-        return replace(self, milestones=tuple(resolve_duration(m, timeline) for m in self.milestones))
 
 
 @dataclass(frozen=True)
@@ -310,16 +261,13 @@ class InverseSqrt(Schedule):
         0.5
     """
 
-    timescale: DurationLike
+    timescale: DurationLike = duration_field()
     start: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_duration("timescale", self.timescale, allow_none=False)
+        check_duration("timescale", self.timescale)
         check_real("start", self.start)
 
     def __call__(self, t: float) -> float:
-        tau = _clock_units(self.timescale, self)
+        tau = clock_units(self.timescale, self)
         return self.start * math.sqrt(tau / (max(t, 0.0) + tau))
-
-    def resolve(self, timeline: Timeline) -> InverseSqrt:
-        return replace(self, timescale=resolve_duration(self.timescale, timeline))

@@ -19,7 +19,7 @@ from lightning_lr.checks import (
     check_positive,
     check_real,
 )
-from lightning_lr.schedules.base import DurationLike, Schedule, Span
+from lightning_lr.schedules.base import DurationLike, Schedule, parse_duration
 from lightning_lr.schedules.combinators import Affine, Cycle, Join, Product
 from lightning_lr.schedules.primitives import Constant, Cosine, Exponential, Linear, Polynomial, Power
 
@@ -72,7 +72,7 @@ def one_cycle(
     lowest = initial / check_positive("final_div_factor", final_div_factor)
     lengths = one_cycle_phases(total_steps, check_open_interval("pct_start", pct_start, 0.0, 1.0), three_phase)
     points = [initial, peak, initial, lowest] if three_phase else [initial, peak, lowest]
-    return Join(tuple(_anneal(anneal_strategy, a, b, d) for a, b, d in zip(points, points[1:], lengths)))
+    return _cycle(anneal_strategy, points, lengths)
 
 
 def one_cycle_momentum(
@@ -91,7 +91,14 @@ def one_cycle_momentum(
     lengths = one_cycle_phases(total_steps, pct_start, three_phase)
     points = [max_momentum, base_momentum, max_momentum, max_momentum]
     points = points if three_phase else points[:3]
-    return Join(tuple(_anneal(anneal_strategy, a, b, d) for a, b, d in zip(points, points[1:], lengths)))
+    return _cycle(anneal_strategy, points, lengths)
+
+
+def _cycle(strategy: AnnealStrategy, points: list[float], lengths: tuple[float, ...]) -> Schedule:
+    """Anneal through ``points``; the last value then holds for the cycle's final step, so that the
+    schedule's length is ``total_steps`` (the last annealing phase ends at step ``total_steps - 1``)."""
+    anneals = (_anneal(strategy, a, b, d) for a, b, d in zip(points, points[1:], lengths))
+    return Join((*anneals, Constant(points[-1], 1.0)))
 
 
 def triangle_wave(
@@ -228,12 +235,11 @@ def warmup_stable_decay(
     check_positive("peak", peak)
     check_real("end", end)
     check_real("start", start)
-    if Span.parse(decay, "decay").amount <= 0:
-        raise ValueError(f"`decay` must be > 0, got {decay!r}.")
+    parse_duration(decay, "decay", require="positive")
     phases: list[Schedule] = []
-    if Span.parse(warmup, "warmup").amount > 0:
+    if parse_duration(warmup, "warmup").amount > 0:
         phases.append(_shaped(wsd_warmup, start, peak, warmup, warmup_shape))
-    if stable is None or Span.parse(stable, "stable").amount > 0:
+    if stable is None or parse_duration(stable, "stable").amount > 0:
         phases.append(Constant(peak, stable))
     phases.append(_shaped(wsd_decay, peak, end, decay, decay_shape))
     return Join(tuple(phases))
