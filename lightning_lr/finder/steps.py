@@ -186,15 +186,15 @@ class Stepper:
         return first[0] if first else None
 
     def _clip(self, optimizer: Optimizer) -> None:
-        value = self.trainer.gradient_clip_val
-        if not value:
-            return
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        algorithm = self.trainer.gradient_clip_algorithm
-        if getattr(algorithm, "value", algorithm) == "value":
-            torch.nn.utils.clip_grad_value_(params, float(value))
-        else:
-            torch.nn.utils.clip_grad_norm_(params, float(value))
+        """Clip as Lightning's own automatic step does: the module's ``configure_gradient_clipping`` with the
+        trainer's ``gradient_clip_val``/``gradient_clip_algorithm``; by default that is ``clip_gradients``, which
+        hands them to the precision plugin's ``clip_gradients`` (nothing when no value is set)."""
+        trainer = self.trainer
+        self.module.configure_gradient_clipping(
+            optimizer,
+            gradient_clip_val=trainer.gradient_clip_val,
+            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+        )
 
     def _manual(self) -> torch.Tensor | None:
         batch, index = self.batches.next()

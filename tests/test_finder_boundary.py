@@ -1,0 +1,115 @@
+"""The finder's boundary with Lightning (issue 13, point 6): gradient clipping the Lightning way, one
+way to the train dataloader, a public way for ``find_lr`` to configure its finder, one moving average,
+distinct names, a versioned state.
+
+Every Lightning test is a real (tiny) fit; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from lightning.pytorch.plugins.precision import Precision
+from torch.optim import Optimizer
+
+from lightning_lr.finder import LRFinder, find_lr
+from tests.helpers import TinyModel, make_trainer
+
+REPO = Path(__file__).resolve().parents[1]
+FINDER = REPO / "lightning_lr" / "finder"
+
+
+# --------------------------------------------------------------------------- 1. gradient clipping
+class StepProbe:
+    """Keeps, after every real optimizer step, the gradients the step used and the weights it produced.
+
+    A plain object attached through ``register_step_post_hook``: the finder restores the module's
+    attributes, not what this holds.
+    """
+
+    def __init__(self) -> None:
+        self.grads: list[list[torch.Tensor]] = []
+        self.weights: list[list[torch.Tensor]] = []
+
+    def attach(self, optimizer: Optimizer) -> None:
+        def hook(opt: Optimizer, args: Any, kwargs: Any) -> None:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            self.grads.append([p.grad.detach().clone() for p in params])  # type: ignore[union-attr]
+            self.weights.append([p.detach().clone() for p in params])
+
+        optimizer.register_step_post_hook(hook)
+
+
+class ClipModel(TinyModel):
+    """Large gradients (targets x 100) so that clipping bites; ``own_clip`` overrides Lightning's clipping hook."""
+
+    def __init__(self, probe: StepProbe, own_clip: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.probe, self.own_clip = probe, own_clip
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x), 100.0 * y)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = super().configure_optimizers()
+        self.probe.attach(optimizer)
+        return optimizer
+
+    def configure_gradient_clipping(
+        self, optimizer: Optimizer, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
+    ) -> None:
+        if self.own_clip:  # the documented override: the module's own rule, whatever the Trainer says
+            self.clip_gradients(optimizer, gradient_clip_val=0.01, gradient_clip_algorithm="value")
+        else:
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+
+class MaxNormPrecision(Precision):
+    """A precision plugin that clips by the largest absolute gradient entry (inf-norm) instead of the 2-norm."""
+
+    def clip_grad_by_norm(self, optimizer: Optimizer, clip_val: int | float) -> None:
+        torch.nn.utils.clip_grad_norm_(self.main_params(optimizer), clip_val, norm_type=float("inf"))
+
+
+CLIPPING = [
+    pytest.param({"gradient_clip_val": 0.5}, False, id="norm-by-default"),
+    pytest.param({"gradient_clip_val": 0.5, "gradient_clip_algorithm": "norm"}, False, id="norm"),
+    pytest.param({"gradient_clip_val": 0.02, "gradient_clip_algorithm": "value"}, False, id="value"),
+    pytest.param({}, True, id="module-configure_gradient_clipping"),
+    pytest.param({"gradient_clip_val": 0.5, "plugins": [MaxNormPrecision()]}, False, id="precision-plugin"),
+]
+
+
+def _first_step(tmp_path: Path, trainer_kwargs: dict[str, Any], own_clip: bool, finder: bool) -> StepProbe:
+    """The probe of the first optimizer step at lr=0.05: of the range test, or of Lightning's own training."""
+    torch.manual_seed(0)
+    probe = StepProbe()
+    model = ClipModel(probe, own_clip=own_clip, lr=0.05)
+    if finder:
+        trainer = make_trainer(tmp_path / "finder", [], **trainer_kwargs)
+        find_lr(trainer, model, min_lr=0.05, max_lr=0.1, num_training_steps=2)
+    else:
+        trainer = make_trainer(tmp_path / "fit", [], max_steps=1, **trainer_kwargs)
+        trainer.fit(model)
+    return probe
+
+
+@pytest.mark.parametrize(("trainer_kwargs", "own_clip"), CLIPPING)
+def test_the_range_test_clips_gradients_exactly_as_lightnings_own_step(
+    tmp_path: Path, trainer_kwargs: dict[str, Any], own_clip: bool
+) -> None:
+    unclipped = _first_step(tmp_path / "none", {}, own_clip=False, finder=False)
+    reference = _first_step(tmp_path / "lightning", trainer_kwargs, own_clip, finder=False)
+    tested = _first_step(tmp_path / "test", trainer_kwargs, own_clip, finder=True)
+    assert len(tested.grads) == 2 and len(reference.grads) == 1
+    # clipping took effect: Lightning's step used other gradients than an unclipped one
+    assert any(not torch.equal(a, b) for a, b in zip(reference.grads[0], unclipped.grads[0]))
+    for got, want in zip(tested.grads[0], reference.grads[0]):
+        assert torch.equal(got, want)  # bit for bit
+    for got, want in zip(tested.weights[0], reference.weights[0]):
+        assert torch.equal(got, want)
