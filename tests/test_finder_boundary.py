@@ -113,3 +113,28 @@ def test_the_range_test_clips_gradients_exactly_as_lightnings_own_step(
         assert torch.equal(got, want)  # bit for bit
     for got, want in zip(tested.weights[0], reference.weights[0]):
         assert torch.equal(got, want)
+
+
+# --------------------------------------------------------------------------- 2. one way to the train data
+def _finder_trees() -> dict[str, ast.Module]:
+    return {path.name: ast.parse(path.read_text()) for path in sorted(FINDER.glob("*.py"))}
+
+
+def test_the_finder_reaches_the_train_dataloader_only_through_load_train_dataloader_once() -> None:
+    """``lightning_lr.train_data.load_train_dataloader`` is the one helper; the finder calls it in one place and
+    hands what it returns to the snapshot and the batches, so no finder module reads ``trainer.train_dataloader``,
+    ``estimated_stepping_batches`` or ``fit_loop.setup_data`` its own way."""
+    own_way = {"train_dataloader", "estimated_stepping_batches", "setup_data", "train_dataloaders"}
+    reached: list[str] = []
+    calls: list[str] = []
+    for name, tree in _finder_trees().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in own_way:
+                reached.append(f"{name}:{node.lineno} .{node.attr}")
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called == "load_train_dataloader":
+                    calls.append(f"{name}:{node.lineno}")
+    assert reached == []
+    assert len(calls) == 1, calls

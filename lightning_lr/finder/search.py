@@ -125,15 +125,15 @@ def run_range_test(
     losses: list[float] = []
     usable: int | None = None
     stop = f"completed all {config.num_training_steps} steps"
-    load_train_dataloader(trainer)  # before the snapshot (its dataloader generators)
-    snapshot = Snapshot.of_fit(trainer, pl_module)
+    loaders = load_train_dataloader(trainer)  # the one place the finder loads them: before the snapshot
+    snapshot = Snapshot.of_fit(trainer, pl_module, loaders)
     rank_zero_info(
         f"LRFinder: range test of up to {config.num_training_steps} steps, lr {config.min_lr:.3g} -> "
         f"{config.max_lr:.3g} ({config.mode}); the model and optimizer are restored afterwards."
     )
     bar = _progress_bar(trainer, config.num_training_steps)
     try:
-        with Stepper(trainer, pl_module) as stepper:
+        with Stepper(trainer, pl_module, loaders) as stepper:
             validator = None
             if config.monitor is not None:
                 validator = Validator(trainer, pl_module, config.monitor, config.val_batches, stepper.recorder)

@@ -22,18 +22,22 @@ import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.optim import Optimizer
 
-from lightning_lr.train_data import load_train_dataloader, private_copies
+from lightning_lr.train_data import private_copies
 
 
 class TrainBatches:
-    """Endless batches from ``trainer.train_dataloader``, on the device, ``num_training_batches`` per pass."""
+    """Endless batches from the train dataloaders, on the device, ``num_training_batches`` per pass.
 
-    def __init__(self, trainer: pl.Trainer) -> None:
-        iterables = load_train_dataloader(trainer)
-        if iterables is None:
+    Args:
+        trainer: The running trainer (its strategy and ``num_training_batches``).
+        loaders: The train dataloaders, as :func:`~lightning_lr.train_data.load_train_dataloader` returned them.
+    """
+
+    def __init__(self, trainer: pl.Trainer, loaders: Any) -> None:
+        if loaders is None:
             raise RuntimeError("LRFinder: the trainer has no train dataloader to run the range test on.")
         self.strategy = trainer.strategy
-        self.loader = CombinedLoader(private_copies(iterables), mode="max_size_cycle")
+        self.loader = CombinedLoader(private_copies(loaders), mode="max_size_cycle")
         limit = trainer.num_training_batches
         self.limit = int(limit) if math.isfinite(limit) else None
         self._iterator: Iterator[Any] | None = None
@@ -109,15 +113,16 @@ class Stepper:
     Args:
         trainer: The running trainer (its strategy, precision plugin, optimizers, clipping settings).
         pl_module: The LightningModule.
+        loaders: The train dataloaders (see :class:`TrainBatches`).
     """
 
-    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loaders: Any) -> None:
         self.trainer, self.module = trainer, pl_module
         self.strategy = trainer.strategy
         self.optimizers: list[Optimizer] = list(trainer.optimizers)
         self.automatic = bool(pl_module.automatic_optimization)
         self.accumulate = int(trainer.accumulate_grad_batches) if self.automatic else 1
-        self.batches = TrainBatches(trainer)
+        self.batches = TrainBatches(trainer, loaders)
         self.recorder = Recorder()
         self.backward_losses: list[torch.Tensor] = []
         self._index = takes_index(pl_module.training_step)
