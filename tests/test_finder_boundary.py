@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.plugins.precision import Precision
 from torch.optim import Optimizer
 
-from lightning_lr.finder import LRFinder, find_lr
+from lightning_lr.finder import FinderResult, LRFinder, find_lr
 from tests.helpers import TinyModel, make_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,3 +138,42 @@ def test_the_finder_reaches_the_train_dataloader_only_through_load_train_dataloa
                     calls.append(f"{name}:{node.lineno}")
     assert reached == []
     assert len(calls) == 1, calls
+
+
+# --------------------------------------------------------------------------- 3. find_lr through a public path
+def test_find_lr_configures_its_finder_through_public_names_only() -> None:
+    """``find_lr`` builds its finder with :meth:`LRFinder.standalone`; it reads or writes no private attribute."""
+    tree = _finder_trees()["function.py"]
+    private = [
+        f"{node.lineno} .{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+    ]
+    assert private == []
+    called = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and hasattr(node.func, "attr")}
+    assert "standalone" in called
+
+
+def test_a_standalone_finder_runs_the_test_applies_nothing_stops_the_fit_and_writes_its_result(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = TinyModel(groups=2, n=256, batch_size=32)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    path = tmp_path / "result.json"
+    finder = LRFinder.standalone(result_file=str(path), num_training_steps=20, min_lr=1e-5, max_lr=10.0)
+    assert finder.apply is False
+    trainer = make_trainer(tmp_path, [finder], max_epochs=2)
+    trainer.fit(model)
+    assert finder.result is not None and len(finder.result.lrs) > 5
+    assert trainer.global_step == 0 and len(model.recorder.lrs) == len(finder.result.lrs)  # test steps only
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    assert [g["lr"] for g in trainer.optimizers[0].param_groups] == [0.1, pytest.approx(0.01)]  # nothing applied
+    assert FinderResult.load(path) == finder.result
+
+
+def test_standalone_refuses_apply_and_a_result_file_that_is_not_a_path() -> None:
+    with pytest.raises(TypeError, match="apply"):
+        LRFinder.standalone(apply=True)
+    with pytest.raises(TypeError, match="result_file"):
+        LRFinder.standalone(result_file=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_training_steps"):
+        LRFinder.standalone(num_training_steps=1)

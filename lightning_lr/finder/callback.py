@@ -136,10 +136,51 @@ class LRFinder(Callback):
         self.apply = check_bool("apply", apply)
         self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
         self.result: FinderResult | None = None
-        # set by `find_lr` only
+        # set by `standalone` only
         self._stop_after_test = False
         self._result_file: str | None = None
         self._val_source: Any = None
+
+    @classmethod
+    def standalone(cls, *, val_dataloaders: Any = None, result_file: str | None = None, **kwargs: Any) -> LRFinder:
+        """A finder that runs the range test and then stops the fit: the test only, what :func:`find_lr` runs.
+
+        Unlike ``LRFinder(...)`` it applies nothing (the model and the optimizers are left exactly as they
+        were), it runs the test even when the Trainer has trained before (``global_step > 0``), and it sets
+        ``trainer.should_stop`` right after the test, so no training step runs.
+
+        Args:
+            val_dataloaders: Validation data for ``monitor=...`` (a ``DataLoader`` or a collection of them),
+                used before Lightning has loaded the fit's own; ``None``: the trainer's, the datamodule's or the
+                module's ``val_dataloader()``.
+            result_file: A path where rank 0 writes :attr:`result` as JSON (:meth:`FinderResult.save`) right
+                after the test: the way back to the main process from ``strategy="ddp_spawn"``. ``None``: no file.
+            **kwargs: The other :class:`LRFinder` arguments (not ``apply``).
+
+        Returns:
+            The configured finder; put it in ``Trainer(callbacks=[...])`` (alone, or with callbacks that do not
+            need training to run) and call ``trainer.fit``.
+
+        Raises:
+            TypeError: ``apply`` was passed, or ``result_file`` is not a ``str``/``None``.
+
+        Example:
+            >>> finder = LRFinder.standalone(num_training_steps=50, result_file="finder.json")
+            >>> finder.apply, finder.config.num_training_steps
+            (False, 50)
+        """
+        if "apply" in kwargs:
+            raise TypeError(
+                "The range test alone (`LRFinder.standalone`, `find_lr`) takes no `apply`: it leaves the model and "
+                "optimizer untouched. Use the returned `result.suggestion`, or the LRFinder callback with apply=True."
+            )
+        if result_file is not None and not isinstance(result_file, str):
+            raise TypeError(f"`result_file` must be a path (str) or None, got {result_file!r}.")
+        finder = cls(apply=False, **kwargs)
+        finder._stop_after_test = True
+        finder._val_source = val_dataloaders
+        finder._result_file = result_file
+        return finder
 
     # ------------------------------------------------------------------ state
     @override
