@@ -11,12 +11,15 @@ import ast
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch.plugins.precision import Precision
 from torch.optim import Optimizer
 
-from lightning_lr.finder import FinderResult, LRFinder, find_lr
+from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
+from lightning_lr.finder.search import StopRule
+from lightning_lr.finder.suggest import MovingAverage
 from tests.helpers import TinyModel, make_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,3 +180,33 @@ def test_standalone_refuses_apply_and_a_result_file_that_is_not_a_path() -> None
         LRFinder.standalone(result_file=3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_training_steps"):
         LRFinder.standalone(num_training_steps=1)
+
+
+# --------------------------------------------------------------------------- 4. one moving average
+def test_the_stop_decision_and_the_smoothed_losses_come_from_one_moving_average(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real test that diverges: the stop rule saw, point by point, the very numbers of
+    ``result.smoothed_losses``, and both went through ``MovingAverage.update`` (counted)."""
+    fed: list[float] = []
+    update = MovingAverage.update
+
+    def counted(self: MovingAverage, x: float) -> float:
+        fed.append(x)
+        return update(self, x)
+
+    monkeypatch.setattr(MovingAverage, "update", counted)
+    torch.manual_seed(0)
+    finder = LRFinder(min_lr=1e-4, max_lr=1e4, num_training_steps=60, apply=False)
+    make_trainer(tmp_path, [finder]).fit(TinyModel(n=1024, batch_size=128))
+    result = finder.result
+    assert result is not None and result.diverged and "diverged" in result.stop_reason
+    n = len(result.losses)
+    assert fed == result.losses + result.losses  # the stop rule during the test, then smooth() for the result
+
+    rule = StopRule(finder.config.smoothing, finder.config.early_stop_threshold)  # replay the recorded curve
+    decisions = [rule.check(lr, loss) for lr, loss in zip(result.lrs, result.losses)]
+    assert [i for i, why in enumerate(decisions) if why is not None] == [result.usable] == [n - 1]
+    assert decisions[-1] == result.stop_reason
+    assert np.array_equal(np.array(rule.smoothed), np.array(result.smoothed_losses))  # to the bit
+    assert np.array_equal(np.array(smooth(result.losses, finder.config.smoothing)), np.array(rule.smoothed))

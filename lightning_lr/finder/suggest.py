@@ -64,6 +64,39 @@ class Suggestion:
     rule: str | None = None
 
 
+class MovingAverage:
+    r"""The bias-corrected exponential moving average, one value at a time.
+
+    .. math::
+
+        a_i = \beta a_{i-1} + (1 - \beta) x_i,\quad a_{-1} = 0,\qquad
+        \hat{a}_i = \frac{a_i}{1 - \beta^{i + 1}}
+
+    The one implementation of the EMA: the range test's stop rule feeds it each loss as it comes,
+    and :func:`smooth` (hence ``FinderResult.smoothed_losses``) runs it over a recorded curve, so
+    the two agree to the bit.
+
+    Args:
+        beta: The smoothing factor, in ``[0, 1)``; 0 gives the values back unchanged.
+
+    Example:
+        >>> average = MovingAverage(0.5)
+        >>> average.update(4.0), average.update(2.0)
+        (4.0, 2.666...)
+    """
+
+    def __init__(self, beta: float) -> None:
+        self.beta = beta
+        self.average = 0.0
+        self.count = 0
+
+    def update(self, x: float) -> float:
+        r"""Take the next value; return the smoothed value :math:`\hat{a}_i` up to it."""
+        self.average = self.beta * self.average + (1.0 - self.beta) * float(x)
+        self.count += 1
+        return self.average / (1.0 - self.beta**self.count) if self.beta > 0 else self.average
+
+
 def smooth(losses: Sequence[float], beta: float) -> list[float]:
     r"""Bias-corrected exponential moving average of ``losses`` (causal; used to stop the test).
 
@@ -73,18 +106,15 @@ def smooth(losses: Sequence[float], beta: float) -> list[float]:
         \hat{a}_i = \frac{a_i}{1 - \beta^{i + 1}}
 
     so the first smoothed value is the first loss (Lightning's finder divides by
-    :math:`1 - \beta^{i+2}` at its first point). A NaN or infinite loss propagates.
+    :math:`1 - \beta^{i+2}` at its first point). A NaN or infinite loss propagates. The values are
+    those of :class:`MovingAverage`, which the test's stop rule uses.
 
     Example:
         >>> smooth([4.0, 2.0, 2.0], beta=0.5)
         [4.0, 2.666..., 2.285...]
     """
-    out: list[float] = []
-    average = 0.0
-    for i, x in enumerate(losses):
-        average = beta * average + (1.0 - beta) * float(x)
-        out.append(average / (1.0 - beta ** (i + 1)) if beta > 0 else average)
-    return out
+    average = MovingAverage(beta)
+    return [average.update(x) for x in losses]
 
 
 def trend(lrs: Sequence[float], losses: Sequence[float], width: float = TREND_WIDTH) -> list[float]:
