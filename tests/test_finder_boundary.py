@@ -19,7 +19,7 @@ from torch.optim import Optimizer
 
 from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
 from lightning_lr.finder.search import StopRule
-from lightning_lr.finder.suggest import MovingAverage
+from lightning_lr.finder.smoothing import MovingAverage
 from tests.helpers import TinyModel, make_trainer
 
 REPO = Path(__file__).resolve().parents[1]

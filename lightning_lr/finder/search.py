@@ -24,9 +24,10 @@ from torch.optim import Optimizer
 from tqdm import tqdm
 
 from lightning_lr.finder.result import FinderResult
+from lightning_lr.finder.smoothing import MovingAverage
 from lightning_lr.finder.state import Snapshot
 from lightning_lr.finder.steps import Stepper
-from lightning_lr.finder.suggest import MIN_POINTS, Method, MovingAverage
+from lightning_lr.finder.suggest import MIN_POINTS, Method
 from lightning_lr.finder.validation import Validator
 from lightning_lr.train_data import load_train_dataloader
 
@@ -213,8 +214,8 @@ class StopRule:
 
     .. math:: \hat{\ell}_i - m > (\text{threshold} - 1)\,|m|,\qquad m = \min_{j<i} \hat{\ell}_j
 
-    :math:`\hat{\ell}` is :class:`~lightning_lr.finder.suggest.MovingAverage`, the EMA that
-    :func:`~lightning_lr.finder.suggest.smooth` computes for ``FinderResult.smoothed_losses``: the
+    :math:`\hat{\ell}` is :class:`~lightning_lr.finder.smoothing.MovingAverage`, the EMA that
+    :func:`~lightning_lr.finder.smoothing.smooth` computes for ``FinderResult.smoothed_losses``: the
     result shows the values the decision was taken on.
 
     Args:
