@@ -20,6 +20,7 @@ from torch.optim import Optimizer
 from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
 from lightning_lr.finder.search import StopRule
 from lightning_lr.finder.smoothing import MovingAverage
+from lightning_lr.finder.steps import loss_or_skip
 from tests.helpers import TinyModel, make_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,3 +211,23 @@ def test_the_stop_decision_and_the_smoothed_losses_come_from_one_moving_average(
     assert decisions[-1] == result.stop_reason
     assert np.array_equal(np.array(rule.smoothed), np.array(result.smoothed_losses))  # to the bit
     assert np.array_equal(np.array(smooth(result.losses, finder.config.smoothing)), np.array(rule.smoothed))
+
+
+# --------------------------------------------------------------------------- 5. distinct names
+def test_no_two_modules_of_the_package_define_a_function_or_class_of_the_same_name() -> None:
+    """Each name says what it does once: the finder's strict loss reader (``loss_or_skip``) no longer shares
+    ``loss_of`` with the logging's lenient one."""
+    where: dict[str, list[str]] = {}
+    for path in sorted((REPO / "lightning_lr").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                where.setdefault(node.name, []).append(str(path.relative_to(REPO)))
+    assert {name: paths for name, paths in where.items() if len(paths) > 1} == {}
+
+
+def test_the_finder_refuses_a_step_output_without_a_loss_and_skips_none() -> None:
+    assert loss_or_skip(None) is None
+    loss = torch.tensor(1.5)
+    assert loss_or_skip(loss) is loss and loss_or_skip({"loss": loss, "x": 1}) is loss
+    with pytest.raises(TypeError, match="training_step"):
+        loss_or_skip({"value": loss})

@@ -74,8 +74,12 @@ def takes_index(method: Callable[..., Any]) -> bool:
     return sum(p.kind in positional for p in params) >= 2
 
 
-def loss_of(output: Any, hook: str = "training_step") -> torch.Tensor | None:
-    """The loss in a step's output: a tensor, ``output["loss"]``, or ``None`` (batch skipped)."""
+def loss_or_skip(output: Any, hook: str = "training_step") -> torch.Tensor | None:
+    """The loss a step returned, strictly: a tensor, ``output["loss"]``, or ``None`` (the batch is skipped).
+
+    Anything else raises ``TypeError``: the range test needs the loss. (The logging side reads losses
+    leniently, with its own function: a step output without a loss there only means nothing to log.)
+    """
     if output is None or isinstance(output, torch.Tensor):
         return output
     if isinstance(output, Mapping) and isinstance(output.get("loss"), torch.Tensor):
@@ -166,7 +170,7 @@ class Stepper:
             optimizer.zero_grad()
             total, count = None, 0
             for batch, index in window:
-                loss = loss_of(self._call(batch, index))
+                loss = loss_or_skip(self._call(batch, index))
                 if loss is None:
                     continue
                 scaled = loss / self.accumulate
@@ -204,7 +208,7 @@ class Stepper:
     def _manual(self) -> torch.Tensor | None:
         batch, index = self.batches.next()
         self.backward_losses.clear()
-        loss = loss_of(self._call(batch, index))
+        loss = loss_or_skip(self._call(batch, index))
         if loss is None and self.backward_losses:
             loss = torch.stack(self.backward_losses).mean()
         return None if loss is None else loss.detach()
