@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import Precision
 from torch.optim import Optimizer
 
 from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
+from lightning_lr.finder.callback import STATE_VERSION
 from lightning_lr.finder.search import StopRule
 from lightning_lr.finder.smoothing import MovingAverage
 from lightning_lr.finder.steps import loss_or_skip
@@ -231,3 +233,50 @@ def test_the_finder_refuses_a_step_output_without_a_loss_and_skips_none() -> Non
     assert loss_or_skip(loss) is loss and loss_or_skip({"loss": loss, "x": 1}) is loss
     with pytest.raises(TypeError, match="training_step"):
         loss_or_skip({"value": loss})
+
+
+# --------------------------------------------------------------------------- 6. a versioned state
+def _checkpoint_with_finder(tmp_path: Path) -> tuple[str, LRFinder]:
+    """A real checkpoint of a fit with ``LRFinder``: one epoch, saved at its end."""
+    torch.manual_seed(0)
+    finder = LRFinder(num_training_steps=20, min_lr=1e-5, max_lr=10.0)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    make_trainer(tmp_path, [finder, checkpoint], enable_checkpointing=True).fit(TinyModel(n=256, batch_size=32))
+    return str(tmp_path / "ckpt" / "last.ckpt"), finder
+
+
+def _edited(path: str, change: Any) -> str:
+    checkpoint = torch.load(path, weights_only=False)
+    checkpoint["callbacks"]["LRFinder"] = change(dict(checkpoint["callbacks"]["LRFinder"]))
+    out = f"{path}.edited.ckpt"
+    torch.save(checkpoint, out)
+    return out
+
+
+def test_the_finder_state_in_a_real_checkpoint_holds_its_version_and_its_result(tmp_path: Path) -> None:
+    path, finder = _checkpoint_with_finder(tmp_path)
+    state = torch.load(path, weights_only=False)["callbacks"]["LRFinder"]
+    assert state["version"] == STATE_VERSION == 1
+    assert finder.result is not None and FinderResult.from_dict(state["result"]) == finder.result
+
+
+def test_a_finder_state_from_a_newer_version_is_refused_before_any_step(tmp_path: Path) -> None:
+    path, _ = _checkpoint_with_finder(tmp_path)
+    newer = _edited(path, lambda state: {**state, "version": STATE_VERSION + 1})
+    model = TinyModel(n=256, batch_size=32)
+    trainer = make_trainer(tmp_path / "resume", [LRFinder(num_training_steps=20)], max_epochs=2)
+    pattern = f"(?s)(?=.*LRFinder)(?=.*version {STATE_VERSION + 1})(?=.*upgrade lightning_lr)"
+    with pytest.raises(ValueError, match=pattern):
+        trainer.fit(model, ckpt_path=newer)
+    assert model.recorder.lrs == []
+
+
+def test_a_finder_state_without_a_version_still_resumes_with_its_result(tmp_path: Path) -> None:
+    path, first = _checkpoint_with_finder(tmp_path)
+    legacy = _edited(path, lambda state: {k: v for k, v in state.items() if k != "version"})
+    assert "version" not in torch.load(legacy, weights_only=False)["callbacks"]["LRFinder"]
+    finder = LRFinder(num_training_steps=20)
+    model = TinyModel(n=256, batch_size=32)
+    make_trainer(tmp_path / "resume", [finder], max_epochs=2).fit(model, ckpt_path=legacy)
+    assert finder.result == first.result and finder.result is not None and finder.result.suggestion is not None
+    assert len(model.recorder.lrs) == 8  # the second epoch's steps: no test on resume

@@ -191,6 +191,18 @@ class LRFinder(Callback):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :attr:`result` from a checkpoint.
+
+        Raises:
+            ValueError: The state was written by a newer lightning_lr (its ``version`` is above this one's);
+                a state without ``version`` (written before the field) is version 1.
+        """
+        version = state_dict.get("version", 1)
+        if version > STATE_VERSION:
+            raise ValueError(
+                f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
+                f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint."
+            )
         if state_dict.get("result") is not None:
             self.result = FinderResult.from_dict(dict(state_dict["result"]))
 
