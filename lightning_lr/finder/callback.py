@@ -50,6 +50,8 @@ class LRFinder(Callback):
     callbacks: they read base LRs in ``on_train_start``, after every ``on_fit_start``. When the curve
     gives no answer the configured LR is kept and a warning says why (``result.reason``).
 
+    Gradient clipping: as in training, the module's ``configure_gradient_clipping`` with the trainer's
+    ``gradient_clip_val``/``gradient_clip_algorithm`` (by default the precision plugin's ``clip_gradients``).
     Gradient accumulation: one point per optimizer step, its loss the mean over the window. Manual
     optimization: one point per ``training_step``, which steps the optimizers itself (every optimizer
     gets the test LR); its loss is the returned loss, else the mean of the losses given to

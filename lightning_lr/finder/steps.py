@@ -1,12 +1,13 @@
 """One point of the range test: an optimizer step on training data, outside Lightning's loop.
 
 The test calls the LightningModule's ``training_step`` through ``trainer.strategy.training_step``
-(so DDP synchronizes gradients and the precision plugin's autocast applies), then backward and
-``optimizer.step`` itself. No trainer hook runs and no loop counter moves. While it runs,
-``self.log``/``self.log_dict`` record into a dict instead of Lightning's result collection, and
-in manual optimization ``self.optimizers()`` returns the plain torch optimizers and
-``self.manual_backward`` is a plain (DDP-aware) backward, so other callbacks' optimizer and
-backward hooks do not fire either.
+(so DDP synchronizes gradients and the precision plugin's autocast applies), then backward,
+gradient clipping the way Lightning's step does it (the module's ``configure_gradient_clipping``
+with the trainer's settings) and ``optimizer.step`` itself. Apart from those no hook runs and no
+loop counter moves. While it runs, ``self.log``/``self.log_dict`` record into a dict instead of
+Lightning's result collection, and in manual optimization ``self.optimizers()`` returns the plain
+torch optimizers and ``self.manual_backward`` is a plain (DDP-aware) backward, so other callbacks'
+optimizer and backward hooks do not fire either.
 """
 
 from __future__ import annotations
