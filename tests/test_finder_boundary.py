@@ -8,6 +8,7 @@ Every Lightning test is a real (tiny) fit; nothing is mocked.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.plugins.precision import Precision
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from torch.optim import Optimizer
 
 from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
@@ -82,12 +83,18 @@ class MaxNormPrecision(Precision):
         torch.nn.utils.clip_grad_norm_(self.main_params(optimizer), clip_val, norm_type=float("inf"))
 
 
-CLIPPING = [
-    pytest.param({"gradient_clip_val": 0.5}, False, id="norm-by-default"),
-    pytest.param({"gradient_clip_val": 0.5, "gradient_clip_algorithm": "norm"}, False, id="norm"),
-    pytest.param({"gradient_clip_val": 0.02, "gradient_clip_algorithm": "value"}, False, id="value"),
-    pytest.param({}, True, id="module-configure_gradient_clipping"),
-    pytest.param({"gradient_clip_val": 0.5, "plugins": [MaxNormPrecision()]}, False, id="precision-plugin"),
+def _amp() -> MixedPrecision:
+    """fp16 autocast with a gradient scaler on the CPU: the finder unscales before it clips, as Lightning does."""
+    return MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu", init_scale=4.0))
+
+
+CLIPPING = [  # the Trainer's arguments (made afresh for each run), and whether the module overrides the hook
+    pytest.param(lambda: {"gradient_clip_val": 0.5}, False, id="norm-by-default"),
+    pytest.param(lambda: {"gradient_clip_val": 0.5, "gradient_clip_algorithm": "norm"}, False, id="norm"),
+    pytest.param(lambda: {"gradient_clip_val": 0.02, "gradient_clip_algorithm": "value"}, False, id="value"),
+    pytest.param(lambda: {}, True, id="module-configure_gradient_clipping"),
+    pytest.param(lambda: {"gradient_clip_val": 0.5, "plugins": [MaxNormPrecision()]}, False, id="precision-plugin"),
+    pytest.param(lambda: {"gradient_clip_val": 0.5, "plugins": [_amp()]}, False, id="amp-scaler-norm"),
 ]
 
 
@@ -107,11 +114,11 @@ def _first_step(tmp_path: Path, trainer_kwargs: dict[str, Any], own_clip: bool, 
 
 @pytest.mark.parametrize(("trainer_kwargs", "own_clip"), CLIPPING)
 def test_the_range_test_clips_gradients_exactly_as_lightnings_own_step(
-    tmp_path: Path, trainer_kwargs: dict[str, Any], own_clip: bool
+    tmp_path: Path, trainer_kwargs: Callable[[], dict[str, Any]], own_clip: bool
 ) -> None:
     unclipped = _first_step(tmp_path / "none", {}, own_clip=False, finder=False)
-    reference = _first_step(tmp_path / "lightning", trainer_kwargs, own_clip, finder=False)
-    tested = _first_step(tmp_path / "test", trainer_kwargs, own_clip, finder=True)
+    reference = _first_step(tmp_path / "lightning", trainer_kwargs(), own_clip, finder=False)
+    tested = _first_step(tmp_path / "test", trainer_kwargs(), own_clip, finder=True)
     assert len(tested.grads) == 2 and len(reference.grads) == 1
     # clipping took effect: Lightning's step used other gradients than an unclipped one
     assert any(not torch.equal(a, b) for a, b in zip(reference.grads[0], unclipped.grads[0]))
