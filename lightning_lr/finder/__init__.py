@@ -10,7 +10,8 @@ from lightning_lr.finder.callback import LRFinder
 from lightning_lr.finder.function import find_lr
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig
-from lightning_lr.finder.suggest import METHODS, Suggestion, climb_point, lr_range, smooth, suggest
+from lightning_lr.finder.smoothing import smooth
+from lightning_lr.finder.suggest import METHODS, Suggestion, climb_point, lr_range, suggest
 
 __all__ = [
     "METHODS",

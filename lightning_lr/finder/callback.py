@@ -50,6 +50,8 @@ class LRFinder(Callback):
     callbacks: they read base LRs in ``on_train_start``, after every ``on_fit_start``. When the curve
     gives no answer the configured LR is kept and a warning says why (``result.reason``).
 
+    Gradient clipping: as in training, the module's ``configure_gradient_clipping`` with the trainer's
+    ``gradient_clip_val``/``gradient_clip_algorithm`` (by default the precision plugin's ``clip_gradients``).
     Gradient accumulation: one point per optimizer step, its loss the mean over the window. Manual
     optimization: one point per ``training_step``, which steps the optimizers itself (every optimizer
     gets the test LR); its loss is the returned loss, else the mean of the losses given to
@@ -136,10 +138,51 @@ class LRFinder(Callback):
         self.apply = check_bool("apply", apply)
         self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
         self.result: FinderResult | None = None
-        # set by `find_lr` only
+        # set by `standalone` only
         self._stop_after_test = False
         self._result_file: str | None = None
         self._val_source: Any = None
+
+    @classmethod
+    def standalone(cls, *, val_dataloaders: Any = None, result_file: str | None = None, **kwargs: Any) -> LRFinder:
+        """A finder that runs the range test and then stops the fit: the test only, what :func:`find_lr` runs.
+
+        Unlike ``LRFinder(...)`` it applies nothing (the model and the optimizers are left exactly as they
+        were), it runs the test even when the Trainer has trained before (``global_step > 0``), and it sets
+        ``trainer.should_stop`` right after the test, so no training step runs.
+
+        Args:
+            val_dataloaders: Validation data for ``monitor=...`` (a ``DataLoader`` or a collection of them),
+                used before Lightning has loaded the fit's own; ``None``: the trainer's, the datamodule's or the
+                module's ``val_dataloader()``.
+            result_file: A path where rank 0 writes :attr:`result` as JSON (:meth:`FinderResult.save`) right
+                after the test: the way back to the main process from ``strategy="ddp_spawn"``. ``None``: no file.
+            **kwargs: The other :class:`LRFinder` arguments (not ``apply``).
+
+        Returns:
+            The configured finder; put it in ``Trainer(callbacks=[...])`` (alone, or with callbacks that do not
+            need training to run) and call ``trainer.fit``.
+
+        Raises:
+            TypeError: ``apply`` was passed, or ``result_file`` is not a ``str``/``None``.
+
+        Example:
+            >>> finder = LRFinder.standalone(num_training_steps=50, result_file="finder.json")
+            >>> finder.apply, finder.config.num_training_steps
+            (False, 50)
+        """
+        if "apply" in kwargs:
+            raise TypeError(
+                "The range test alone (`LRFinder.standalone`, `find_lr`) takes no `apply`: it leaves the model and "
+                "optimizer untouched. Use the returned `result.suggestion`, or the LRFinder callback with apply=True."
+            )
+        if result_file is not None and not isinstance(result_file, str):
+            raise TypeError(f"`result_file` must be a path (str) or None, got {result_file!r}.")
+        finder = cls(apply=False, **kwargs)
+        finder._stop_after_test = True
+        finder._val_source = val_dataloaders
+        finder._result_file = result_file
+        return finder
 
     # ------------------------------------------------------------------ state
     @override
@@ -150,6 +193,18 @@ class LRFinder(Callback):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :attr:`result` from a checkpoint.
+
+        Raises:
+            ValueError: The state was written by a newer lightning_lr (its ``version`` is above this one's);
+                a state without ``version`` (written before the field) is version 1.
+        """
+        version = state_dict.get("version", 1)
+        if version > STATE_VERSION:
+            raise ValueError(
+                f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
+                f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint."
+            )
         if state_dict.get("result") is not None:
             self.result = FinderResult.from_dict(dict(state_dict["result"]))
 

@@ -46,41 +46,44 @@ def find_lr(
         TypeError: ``apply`` was passed (``find_lr`` never changes the model or optimizer).
         ValueError: the trainer has ``min_epochs``/``min_steps``, which would force training to run.
 
+    The finder is :meth:`LRFinder.standalone` (the test only: nothing applied, training stopped right
+    after it), so ``find_lr`` is ``trainer.fit`` with that one callback.
+
     Example:
         >>> from lightning.pytorch import Trainer
         >>> trainer = Trainer(max_epochs=5, logger=False, enable_progress_bar=False)
         >>> # result = find_lr(trainer, model, num_training_steps=100)
         >>> # model.lr = result.suggestion; trainer.fit(model)
     """
-    if "apply" in kwargs:
-        raise TypeError(
-            "find_lr() takes no `apply`: it leaves the model and optimizer untouched. Use the returned "
-            "`result.suggestion`, or the LRFinder callback with apply=True."
-        )
     if trainer.min_epochs or trainer.min_steps:
         raise ValueError(
             f"find_lr() stops training right after the test, which `min_epochs={trainer.min_epochs}` / "
             f"`min_steps={trainer.min_steps}` forbid; run it with a trainer without them, or use the LRFinder callback."
         )
-    finder = LRFinder(apply=False, **kwargs)
-    finder._stop_after_test = True
-    finder._val_source = val_dataloaders
     handle, path = tempfile.mkstemp(prefix="lightning_lr_finder_", suffix=".json")
     os.close(handle)
-    finder._result_file = path  # rank 0 writes it: the way back from spawned processes
+    try:  # rank 0 writes the result file: the way back from spawned processes
+        finder = LRFinder.standalone(val_dataloaders=val_dataloaders, result_file=path, **kwargs)
+        _fit_alone(trainer, finder, model, train_dataloaders, val_dataloaders, datamodule)
+        result = finder.result
+        if result is None and os.path.getsize(path) > 0:
+            result = FinderResult.load(path)
+    finally:
+        os.remove(path)
+    if result is None:  # pragma: no cover - the callback always sets it or raises
+        raise RuntimeError("find_lr: the range test produced no result.")
+    return result
+
+
+def _fit_alone(trainer: pl.Trainer, finder: LRFinder, model: pl.LightningModule, *data: Any) -> None:
+    """``trainer.fit`` with ``finder`` as the only callback and no sanity check; the trainer is put back after."""
+    train_dataloaders, val_dataloaders, datamodule = data
     callbacks, sanity_steps = trainer.callbacks, trainer.num_sanity_val_steps  # type: ignore[attr-defined]
     trainer.callbacks = [finder]  # type: ignore[attr-defined]
     trainer.num_sanity_val_steps = 0
     try:
         trainer.fit(model, train_dataloaders=train_dataloaders, val_dataloaders=val_dataloaders, datamodule=datamodule)
-        result = finder.result
-        if result is None and os.path.getsize(path) > 0:
-            result = FinderResult.load(path)
     finally:
         trainer.callbacks = callbacks  # type: ignore[attr-defined]
         trainer.num_sanity_val_steps = sanity_steps
         trainer.should_stop = False
-        os.remove(path)
-    if result is None:  # pragma: no cover - the callback always sets it or raises
-        raise RuntimeError("find_lr: the range test produced no result.")
-    return result

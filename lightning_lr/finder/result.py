@@ -7,16 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightning_lr.finder.suggest import (
-    METHODS,
-    Method,
-    Suggestion,
-    lr_range,
-    smooth,
-    still_falling,
-    suggest,
-    trend,
-)
+from lightning_lr.finder.smoothing import smooth, trend
+from lightning_lr.finder.suggest import METHODS, Method, Suggestion, lr_range, still_falling, suggest
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,7 +23,7 @@ class FinderResult:
         lrs: LR of each test point (the first param group's; the other groups keep their ratio to it).
         losses: Raw loss of each point (the mean over an accumulation window, averaged across ranks).
         smoothed_losses: The bias-corrected moving average of ``losses`` (see
-            :func:`~lightning_lr.finder.suggest.smooth`) that decides when the test stops.
+            :func:`~lightning_lr.finder.smoothing.smooth`) that decides when the test stops.
         usable: How many leading points the suggestion uses: all of them, or those before the point
             where the test stopped early. The rules use :meth:`trend` of these points.
         stop_reason: Why the test ended (completed, diverged, loss not finite, not run).
@@ -106,7 +98,7 @@ class FinderResult:
         return suggest(self.lrs, self.losses, self.usable, method, self.stop_reason)
 
     def trend(self) -> list[float]:
-        """The centered smoothing of the usable raw losses that the rules read (see ``suggest.trend``)."""
+        """The centered smoothing of the usable raw losses that the rules read (see ``finder.smoothing.trend``)."""
         return trend(self.lrs[: self.usable], self.losses[: self.usable]) if self.usable else []
 
     def suggestions(self) -> dict[str, Suggestion]:

@@ -24,6 +24,7 @@ from torch.optim import Optimizer
 from tqdm import tqdm
 
 from lightning_lr.finder.result import FinderResult
+from lightning_lr.finder.smoothing import MovingAverage
 from lightning_lr.finder.state import Snapshot
 from lightning_lr.finder.steps import Stepper
 from lightning_lr.finder.suggest import MIN_POINTS, Method
@@ -125,21 +126,21 @@ def run_range_test(
     losses: list[float] = []
     usable: int | None = None
     stop = f"completed all {config.num_training_steps} steps"
-    load_train_dataloader(trainer)  # before the snapshot (its dataloader generators)
-    snapshot = Snapshot.of_fit(trainer, pl_module)
+    loaders = load_train_dataloader(trainer)  # the one place the finder loads them: before the snapshot
+    snapshot = Snapshot.of_fit(trainer, pl_module, loaders)
     rank_zero_info(
         f"LRFinder: range test of up to {config.num_training_steps} steps, lr {config.min_lr:.3g} -> "
         f"{config.max_lr:.3g} ({config.mode}); the model and optimizer are restored afterwards."
     )
     bar = _progress_bar(trainer, config.num_training_steps)
     try:
-        with Stepper(trainer, pl_module) as stepper:
+        with Stepper(trainer, pl_module, loaders) as stepper:
             validator = None
             if config.monitor is not None:
                 validator = Validator(trainer, pl_module, config.monitor, config.val_batches, stepper.recorder)
                 validator.source = val_source
             grid = config.lrs()
-            average, best, skipped = 0.0, math.inf, 0
+            rule, skipped = StopRule(config.smoothing, config.early_stop_threshold), 0
             while len(lrs) < len(grid):
                 lr = grid[len(lrs)]
                 set_lr(optimizers, ratios, lr)
@@ -156,19 +157,14 @@ def run_range_test(
                         )
                     continue
                 skipped = 0
-                i = len(lrs)
                 lrs.append(lr)
                 losses.append(value)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(lr=f"{lr:.3g}", loss=f"{value:.4g}", refresh=False)
-                average = config.smoothing * average + (1.0 - config.smoothing) * value
-                smoothed = average / (1.0 - config.smoothing ** (i + 1)) if config.smoothing > 0 else average
-                threshold = config.early_stop_threshold if i >= MIN_POINTS else None  # a few batches first
-                why = _stop_reason(value, smoothed, best, lr, threshold)
-                best = min(best, smoothed) if math.isfinite(smoothed) else best
+                why = rule.check(lr, value)
                 if strategy.reduce_boolean_decision(why is not None, all=False):
-                    usable, stop = i, why or "stopped on another rank"
+                    usable, stop = len(lrs) - 1, why or "stopped on another rank"
                     break
     finally:
         if bar is not None:
@@ -210,6 +206,43 @@ def _mean_across_ranks(strategy: Any, loss: torch.Tensor | None) -> float | None
     pair = strategy.reduce(pair, reduce_op="sum")
     total, count = float(pair[0]), float(pair[1])
     return None if count == 0 else total / count
+
+
+class StopRule:
+    r"""When the test stops: at the first point :math:`i` where the loss :math:`\ell_i` is NaN/inf or, from
+    point :data:`~lightning_lr.finder.suggest.MIN_POINTS` on (the average needs a few batches first), where
+
+    .. math:: \hat{\ell}_i - m > (\text{threshold} - 1)\,|m|,\qquad m = \min_{j<i} \hat{\ell}_j
+
+    :math:`\hat{\ell}` is :class:`~lightning_lr.finder.smoothing.MovingAverage`, the EMA that
+    :func:`~lightning_lr.finder.smoothing.smooth` computes for ``FinderResult.smoothed_losses``: the
+    result shows the values the decision was taken on.
+
+    Args:
+        smoothing: The EMA's :math:`\beta`.
+        threshold: ``early_stop_threshold`` (> 1), or ``None``: only a NaN/inf loss stops the test.
+
+    Example:
+        >>> rule = StopRule(smoothing=0.0, threshold=4.0)
+        >>> [rule.check(lr, loss) for lr, loss in zip(range(7), [1.0, 1.0, 0.5, 0.5, 0.5, 1.0, 3.0])]
+        [None, None, None, None, None, None, 'diverged at lr=6: smoothed loss 3 > 4 x best 0.5']
+    """
+
+    def __init__(self, smoothing: float, threshold: float | None) -> None:
+        self.threshold = threshold
+        self.average = MovingAverage(smoothing)
+        self.smoothed: list[float] = []
+        self.best = math.inf
+
+    def check(self, lr: float, loss: float) -> str | None:
+        """Take the next point's loss; why the test stops there, or ``None`` to go on."""
+        smoothed = self.average.update(loss)
+        threshold = self.threshold if len(self.smoothed) >= MIN_POINTS else None
+        self.smoothed.append(smoothed)
+        why = _stop_reason(loss, smoothed, self.best, lr, threshold)
+        if math.isfinite(smoothed):
+            self.best = min(self.best, smoothed)
+        return why
 
 
 def _stop_reason(value: float, smoothed: float, best: float, lr: float, threshold: float | None) -> str | None:

@@ -166,13 +166,14 @@ class Snapshot:
         return snapshot
 
     @classmethod
-    def of_fit(cls, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Snapshot:
-        """The LightningModule, the optimizers, the LR schedulers, the gradient scaler and the RNG states."""
+    def of_fit(cls, trainer: pl.Trainer, pl_module: pl.LightningModule, train_loaders: Any) -> Snapshot:
+        """The LightningModule, the optimizers, the LR schedulers, the gradient scaler and the RNG states,
+        and the generators of ``train_loaders`` (what :func:`~lightning_lr.train_data.load_train_dataloader` gave)."""
         snapshot = cls.of_module(pl_module)
         snapshot._parts.extend(_OptimizerState(opt) for opt in trainer.optimizers)
         for config in trainer.lr_scheduler_configs:
             snapshot._parts.append(_StateDict(config.scheduler))
-        snapshot._parts.append(_Generators(trainer.train_dataloader))
+        snapshot._parts.append(_Generators(train_loaders))
         scaler = getattr(trainer.precision_plugin, "scaler", None)
         if scaler is not None:  # its scale, growth tracker and per-optimizer states (lazily created ones too)
             snapshot._parts.append(_Attributes(scaler))

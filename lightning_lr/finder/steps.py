@@ -1,12 +1,13 @@
 """One point of the range test: an optimizer step on training data, outside Lightning's loop.
 
 The test calls the LightningModule's ``training_step`` through ``trainer.strategy.training_step``
-(so DDP synchronizes gradients and the precision plugin's autocast applies), then backward and
-``optimizer.step`` itself. No trainer hook runs and no loop counter moves. While it runs,
-``self.log``/``self.log_dict`` record into a dict instead of Lightning's result collection, and
-in manual optimization ``self.optimizers()`` returns the plain torch optimizers and
-``self.manual_backward`` is a plain (DDP-aware) backward, so other callbacks' optimizer and
-backward hooks do not fire either.
+(so DDP synchronizes gradients and the precision plugin's autocast applies), then backward,
+gradient clipping the way Lightning's step does it (the module's ``configure_gradient_clipping``
+with the trainer's settings) and ``optimizer.step`` itself. Apart from those no hook runs and no
+loop counter moves. While it runs, ``self.log``/``self.log_dict`` record into a dict instead of
+Lightning's result collection, and in manual optimization ``self.optimizers()`` returns the plain
+torch optimizers and ``self.manual_backward`` is a plain (DDP-aware) backward, so other callbacks'
+optimizer and backward hooks do not fire either.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.optim import Optimizer
 
-from lightning_lr.train_data import load_train_dataloader, private_copies
+from lightning_lr.train_data import private_copies
 
 
 class TrainBatches:
-    """Endless batches from ``trainer.train_dataloader``, on the device, ``num_training_batches`` per pass."""
+    """Endless batches from the train dataloaders, on the device, ``num_training_batches`` per pass.
 
-    def __init__(self, trainer: pl.Trainer) -> None:
-        iterables = load_train_dataloader(trainer)
-        if iterables is None:
+    Args:
+        trainer: The running trainer (its strategy and ``num_training_batches``).
+        loaders: The train dataloaders, as :func:`~lightning_lr.train_data.load_train_dataloader` returned them.
+    """
+
+    def __init__(self, trainer: pl.Trainer, loaders: Any) -> None:
+        if loaders is None:
             raise RuntimeError("LRFinder: the trainer has no train dataloader to run the range test on.")
         self.strategy = trainer.strategy
-        self.loader = CombinedLoader(private_copies(iterables), mode="max_size_cycle")
+        self.loader = CombinedLoader(private_copies(loaders), mode="max_size_cycle")
         limit = trainer.num_training_batches
         self.limit = int(limit) if math.isfinite(limit) else None
         self._iterator: Iterator[Any] | None = None
@@ -70,8 +75,12 @@ def takes_index(method: Callable[..., Any]) -> bool:
     return sum(p.kind in positional for p in params) >= 2
 
 
-def loss_of(output: Any, hook: str = "training_step") -> torch.Tensor | None:
-    """The loss in a step's output: a tensor, ``output["loss"]``, or ``None`` (batch skipped)."""
+def loss_or_skip(output: Any, hook: str = "training_step") -> torch.Tensor | None:
+    """The loss a step returned, strictly: a tensor, ``output["loss"]``, or ``None`` (the batch is skipped).
+
+    Anything else raises ``TypeError``: the range test needs the loss. (The logging side reads losses
+    leniently, with its own function: a step output without a loss there only means nothing to log.)
+    """
     if output is None or isinstance(output, torch.Tensor):
         return output
     if isinstance(output, Mapping) and isinstance(output.get("loss"), torch.Tensor):
@@ -109,15 +118,16 @@ class Stepper:
     Args:
         trainer: The running trainer (its strategy, precision plugin, optimizers, clipping settings).
         pl_module: The LightningModule.
+        loaders: The train dataloaders (see :class:`TrainBatches`).
     """
 
-    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loaders: Any) -> None:
         self.trainer, self.module = trainer, pl_module
         self.strategy = trainer.strategy
         self.optimizers: list[Optimizer] = list(trainer.optimizers)
         self.automatic = bool(pl_module.automatic_optimization)
         self.accumulate = int(trainer.accumulate_grad_batches) if self.automatic else 1
-        self.batches = TrainBatches(trainer)
+        self.batches = TrainBatches(trainer, loaders)
         self.recorder = Recorder()
         self.backward_losses: list[torch.Tensor] = []
         self._index = takes_index(pl_module.training_step)
@@ -161,7 +171,7 @@ class Stepper:
             optimizer.zero_grad()
             total, count = None, 0
             for batch, index in window:
-                loss = loss_of(self._call(batch, index))
+                loss = loss_or_skip(self._call(batch, index))
                 if loss is None:
                     continue
                 scaled = loss / self.accumulate
@@ -186,20 +196,20 @@ class Stepper:
         return first[0] if first else None
 
     def _clip(self, optimizer: Optimizer) -> None:
-        value = self.trainer.gradient_clip_val
-        if not value:
-            return
-        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-        algorithm = self.trainer.gradient_clip_algorithm
-        if getattr(algorithm, "value", algorithm) == "value":
-            torch.nn.utils.clip_grad_value_(params, float(value))
-        else:
-            torch.nn.utils.clip_grad_norm_(params, float(value))
+        """Clip as Lightning's own automatic step does: the module's ``configure_gradient_clipping`` with the
+        trainer's ``gradient_clip_val``/``gradient_clip_algorithm``; by default that is ``clip_gradients``, which
+        hands them to the precision plugin's ``clip_gradients`` (nothing when no value is set)."""
+        trainer = self.trainer
+        self.module.configure_gradient_clipping(
+            optimizer,
+            gradient_clip_val=trainer.gradient_clip_val,
+            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+        )
 
     def _manual(self) -> torch.Tensor | None:
         batch, index = self.batches.next()
         self.backward_losses.clear()
-        loss = loss_of(self._call(batch, index))
+        loss = loss_or_skip(self._call(batch, index))
         if loss is None and self.backward_losses:
             loss = torch.stack(self.backward_losses).mean()
         return None if loss is None else loss.detach()

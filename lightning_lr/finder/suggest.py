@@ -1,15 +1,9 @@
-"""From a range-test curve to a learning rate: smoothing and the suggestion rules.
+"""From a range-test curve to a learning rate: the suggestion rules.
 
 Pure functions of the recorded curve (no model, no trainer), so a suggestion can be recomputed
-with another rule after the test, and every rule says *why* when it cannot answer.
-
-Two smoothings, for two jobs:
-
-* :func:`smooth`, the bias-corrected exponential moving average (EMA), is causal: the test uses
-  it while running to decide when the loss has diverged. It lags, though, by about
-  :math:`\\beta/(1-\\beta)` points (49 with the default 0.98: four decades of LR in a
-  100-step test from 1e-8 to 1), which drags every rule computed on it towards too-large LRs.
-* :func:`trend`, a centered Gaussian smoothing over log-LR, has no lag; the rules use it.
+with another rule after the test, and every rule says *why* when it cannot answer. The rules read
+:func:`~lightning_lr.finder.smoothing.trend`, the centered smoothing without lag, not the EMA that
+stops the test (:mod:`lightning_lr.finder.smoothing` explains why).
 
 Only the first ``usable`` points count: the point where the test stopped (loss diverged or not
 finite) and anything after it are left out.
@@ -24,12 +18,13 @@ from typing import Literal
 
 import numpy as np
 
+from lightning_lr.finder.smoothing import TREND_WIDTH, trend
+from lightning_lr.finder.smoothing import smooth as smooth  # its documented place before smoothing.py
+
 Method = Literal["valley", "steepest", "minimum"]
 METHODS: tuple[Method, ...] = ("valley", "steepest", "minimum")
 MIN_POINTS = 5
 """A curve with fewer usable points than this gets no suggestion."""
-TREND_WIDTH = 0.25
-"""Standard deviation, in decades of LR, of the Gaussian kernel of :func:`trend`."""
 MINIMUM_DIVISOR = 10.0
 """The ``"minimum"`` rule suggests the LR of the lowest smoothed loss divided by this."""
 NOISE_FACTOR = 6.0
@@ -62,53 +57,6 @@ class Suggestion:
     method: str
     reason: str | None = None
     rule: str | None = None
-
-
-def smooth(losses: Sequence[float], beta: float) -> list[float]:
-    r"""Bias-corrected exponential moving average of ``losses`` (causal; used to stop the test).
-
-    .. math::
-
-        a_i = \beta a_{i-1} + (1 - \beta) x_i,\quad a_{-1} = 0,\qquad
-        \hat{a}_i = \frac{a_i}{1 - \beta^{i + 1}}
-
-    so the first smoothed value is the first loss (Lightning's finder divides by
-    :math:`1 - \beta^{i+2}` at its first point). A NaN or infinite loss propagates.
-
-    Example:
-        >>> smooth([4.0, 2.0, 2.0], beta=0.5)
-        [4.0, 2.666..., 2.285...]
-    """
-    out: list[float] = []
-    average = 0.0
-    for i, x in enumerate(losses):
-        average = beta * average + (1.0 - beta) * float(x)
-        out.append(average / (1.0 - beta ** (i + 1)) if beta > 0 else average)
-    return out
-
-
-def trend(lrs: Sequence[float], losses: Sequence[float], width: float = TREND_WIDTH) -> list[float]:
-    r"""Centered (zero-lag) Gaussian smoothing of ``losses`` over :math:`u = \log_{10} \eta`.
-
-    .. math::
-
-        t_i = \frac{\sum_j w_{ij} \ell_j}{\sum_j w_{ij}},\qquad
-        w_{ij} = \exp\left(-\frac{(u_i - u_j)^2}{2\sigma^2}\right),\ \sigma = \text{width}
-
-    With the default test (12.5 points per decade) :math:`\sigma = 0.25` decades spans about
-    three points each side. ``losses`` must be finite.
-
-    Example:
-        >>> [round(v, 3) for v in trend([1e-3, 1e-2, 1e-1], [1.0, 0.0, 1.0], width=0.5)]
-        [0.881, 0.213, 0.881]
-    """
-    u = np.log10(np.asarray(lrs, dtype=np.float64))
-    y = np.asarray(losses, dtype=np.float64)
-    out = np.empty_like(y)
-    for start in range(0, len(y), 512):  # bounded memory for long tests
-        w = np.exp(-0.5 * ((u[start : start + 512, None] - u[None, :]) / width) ** 2)
-        out[start : start + 512] = (w @ y) / w.sum(axis=1)
-    return [float(v) for v in out]
 
 
 def suggest(
@@ -162,14 +110,13 @@ def suggest(
     problem = _check_points(lrs, usable, stop)
     if problem is not None:
         return Suggestion(None, method, reason=problem)
-    raw = np.asarray(losses[:usable], dtype=np.float64)
-    t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
+    raw, t = _curve(lrs, losses, usable, width)
     problem, informative = _check_descent(lrs[:usable], raw, t, width)
     if problem is not None:
         if not informative:
             return Suggestion(None, method, reason=problem)
         return _from_climb(lrs, raw, t, usable, method, problem, stop, width)
-    bottom = int(np.argmin(t))
+    top, bottom = _main_descent(t)
     if method == "minimum":
         return Suggestion(float(lrs[bottom]) / MINIMUM_DIVISOR, method, rule=method)
     if method == "steepest":
@@ -179,7 +126,6 @@ def suggest(
         start = start if start < bottom else 0
         index = start + int(np.argmin(slope[start : bottom + 1]))
         return Suggestion(float(lrs[index]), method, rule=method)
-    top = int(np.argmax(t[: bottom + 1]))
     return Suggestion(_crossing(lrs, t, top, bottom, VALLEY_FRACTION), method, rule=method)
 
 
@@ -207,12 +153,10 @@ def lr_range(
     """
     if _check_points(lrs, usable, "") is not None:
         return None
-    raw = np.asarray(losses[:usable], dtype=np.float64)
-    t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
+    raw, t = _curve(lrs, losses, usable, width)
     if _check_descent(lrs[:usable], raw, t, width)[0] is not None:
         return None
-    bottom = int(np.argmin(t))
-    top = int(np.argmax(t[: bottom + 1]))
+    top, bottom = _main_descent(t)
     low, high = RANGE_FRACTIONS
     return _crossing(lrs, t, top, bottom, low), _crossing(lrs, t, top, bottom, high)
 
@@ -236,9 +180,19 @@ def climb_point(lrs: Sequence[float], losses: Sequence[float], usable: int, widt
     """
     if usable < MIN_POINTS:
         return usable if usable < len(lrs) else None
+    return _climb(lrs, *_curve(lrs, losses, usable, width), usable, width)
+
+
+def _curve(lrs: Sequence[float], losses: Sequence[float], usable: int, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``usable`` raw losses and their :func:`trend`, as arrays."""
     raw = np.asarray(losses[:usable], dtype=np.float64)
-    t = np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
-    return _climb(lrs, raw, t, usable, width)
+    return raw, np.asarray(trend(lrs[:usable], losses[:usable], width), dtype=np.float64)
+
+
+def _main_descent(t: np.ndarray) -> tuple[int, int]:
+    """``(top, bottom)``: the main descent of ``t``, from its highest point before its minimum to the minimum."""
+    bottom = int(np.argmin(t))
+    return int(np.argmax(t[: bottom + 1])), bottom
 
 
 def _climb(lrs: Sequence[float], raw: np.ndarray, t: np.ndarray, usable: int, width: float) -> int | None:
