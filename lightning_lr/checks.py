@@ -143,3 +143,19 @@ def check_ordered(
     pairs = zip(lows, highs) if len(lows) == len(highs) else ((lo, hi) for lo in lows for hi in highs)
     if any(lo > hi for lo, hi in pairs):
         raise ValueError(f"`{low_name}` ({low!r}) must be <= `{high_name}` ({high!r}).")
+
+
+def check_state_version(owner: str, state: dict[str, Any], current: int, missing: int = 1) -> int:
+    """The ``version`` of a saved state (``missing`` when it has none); a state newer than ``current`` is refused.
+
+    Example:
+        >>> check_state_version("OneCycle", {"version": 2}, current=2)
+        2
+    """
+    version = int(state.get("version", missing))
+    if version > current:
+        raise ValueError(
+            f"{owner} state has version {version}, newer than this lightning_lr ({current}); "
+            "upgrade lightning_lr to resume from this checkpoint."
+        )
+    return version

@@ -18,7 +18,7 @@ from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
 from lightning_lr.callbacks.plateau import ReduceLROnPlateau
-from lightning_lr.checks import check_positive_int
+from lightning_lr.checks import check_positive_int, check_state_version
 from lightning_lr.schedules import Schedule, Timeline
 
 STATE_VERSION = 1
@@ -155,12 +155,7 @@ class ScheduleLR(TorchLRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the step, base LRs and lengths (as PyTorch, they replace the constructor's), then write that
         step's LR (and momentum) into the optimizer."""
-        version = state_dict.get("version", STATE_VERSION)
-        if version > STATE_VERSION:
-            raise ValueError(
-                f"ScheduleLR state has version {version}, newer than this lightning_lr ({STATE_VERSION}); "
-                "upgrade lightning_lr to resume from it."
-            )
+        check_state_version("ScheduleLR", state_dict, STATE_VERSION, missing=STATE_VERSION)
         for key in _STATE_KEYS:
             if key in state_dict:
                 setattr(self, key, state_dict[key])

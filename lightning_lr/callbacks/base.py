@@ -20,12 +20,17 @@ from torch.optim import Optimizer
 from typing_extensions import override
 
 from lightning_lr.callbacks.clock import OptimizerClock
-from lightning_lr.callbacks.conflicts import ScheduleConflictError, check_hosted_schedulers, managed_optimizers
+from lightning_lr.callbacks.conflicts import (
+    ScheduleConflictError,
+    check_hosted_schedulers,
+    check_shared_keys,
+    managed_optimizers,
+)
 from lightning_lr.callbacks.options import Interval, ScheduleOptions, WarmupLike, parse_indices, parse_warmup
-from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key
+from lightning_lr.callbacks.plan import GroupPlan, OptimizerPlan, Stretch, momentum_key, one_of
 from lightning_lr.callbacks.resume import StartPoint, start_point
 from lightning_lr.callbacks.run_length import Run, describe_run, end_note, fit_start_note, refuse_shorter, unresolvable
-from lightning_lr.checks import check_bool, check_choice, check_closed_interval
+from lightning_lr.checks import check_bool, check_choice, check_closed_interval, check_state_version
 from lightning_lr.logging.reporter import Reporter
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.schedules import Constant, Join, Linear, Schedule, Timeline
@@ -163,12 +168,7 @@ class ScheduleCallback(Callback):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        version = state_dict.get("version", 1)
-        if version > STATE_VERSION:
-            raise ValueError(
-                f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
-                f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint."
-            )
+        check_state_version(type(self).__name__, state_dict, STATE_VERSION)
         self._restored = dict(state_dict)
 
     # ------------------------------------------------------------------ hooks
@@ -287,18 +287,11 @@ class ScheduleCallback(Callback):
         return managed_optimizers(type(self).__name__, trainer, self.optimizer_indices)
 
     def _check_conflicts(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
-        mine, keys = {id(o) for o in optimizers}, self.param_keys()
-        if "lr" in keys:
+        if "lr" in self.param_keys():
             check_hosted_schedulers(type(self).__name__, trainer, optimizers)
-        for other in trainer.callbacks:  # type: ignore[attr-defined]
-            if other is self or not isinstance(other, ScheduleCallback):
-                continue
-            shared = sorted(keys & other.param_keys())
-            if shared and {id(o) for o in other._managed(trainer)} & mine:
-                raise ScheduleConflictError(
-                    f"{type(self).__name__} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
-                    "give each its own with `optimizers=[index]`, or compose the schedules into one."
-                )
+        others = [c for c in trainer.callbacks if c is not self and isinstance(c, ScheduleCallback)]  # type: ignore[attr-defined]
+        writers = [(type(c).__name__, c.param_keys(), c._managed(trainer)) for c in others]
+        check_shared_keys(type(self).__name__, self.param_keys(), optimizers, writers)
 
     def _describe(self, trainer: pl.Trainer, num_optimizers: int) -> Run:
         owns_lr = "lr" in self.param_keys()
@@ -339,8 +332,8 @@ class ScheduleCallback(Callback):
                 lr = Join((Linear(self.warmup_start_factor * peak, peak, width), lr))
                 momentum = None if momentum is None else Join((Constant(momentum(0.0), width), momentum))
             key = momentum_key(name, optimizer, group, momentum)
-            momentum = None if momentum is None else _one_of(distinct, momentum)
-            plan.groups.append(GroupPlan(group, _one_of(distinct, lr), momentum, key, base if scales else 1.0))
+            momentum = None if momentum is None else one_of(distinct, momentum)
+            plan.groups.append(GroupPlan(group, one_of(distinct, lr), momentum, key, base if scales else 1.0))
         if strict and not self.holds_end and math.isfinite(plan.end):
             refuse_shorter(name, self.interval, plan.end - width, main.remaining, width)
         return plan
@@ -404,11 +397,3 @@ class ScheduleCallback(Callback):
                 f"{name} planned the epochs before it and stops here."
             )
         return owned
-
-
-def _one_of(distinct: dict[Schedule, Schedule], schedule: Schedule) -> Schedule:
-    """The object already in ``distinct`` that equals ``schedule`` (``schedule`` itself the first time)."""
-    try:
-        return distinct.setdefault(schedule, schedule)
-    except TypeError:  # a user's schedule class that is not hashable: evaluated on its own
-        return schedule

@@ -57,3 +57,23 @@ def managed_optimizers(name: str, trainer: pl.Trainer, indices: tuple[int, ...] 
                 f"{name}(optimizers={list(indices)}) but the model has {len(optimizers)} optimizer(s)."
             )
     return [optimizers[i] for i in indices]
+
+
+def check_shared_keys(
+    name: str,
+    keys: frozenset[str],
+    optimizers: list[Optimizer],
+    others: Iterable[tuple[str, frozenset[str], list[Optimizer]]],
+) -> None:
+    """Refuse a second schedule callback that sets one of ``keys`` of one of the same ``optimizers``.
+
+    ``others``: each other schedule callback's name, the param-group keys it sets and its optimizers.
+    """
+    mine = {id(o) for o in optimizers}
+    for other, their_keys, theirs in others:
+        shared = sorted(keys & their_keys)
+        if shared and {id(o) for o in theirs} & mine:
+            raise ScheduleConflictError(
+                f"{name} and {other} both set {', '.join(shared)} of one optimizer; "
+                "give each its own with `optimizers=[index]`, or compose the schedules into one."
+            )

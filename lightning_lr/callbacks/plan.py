@@ -241,3 +241,11 @@ def momentum_key(
         f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
         "`betas`; pass `cycle_momentum=False`."
     )
+
+
+def one_of(distinct: dict[Schedule, Schedule], schedule: Schedule) -> Schedule:
+    """The object already in ``distinct`` that equals ``schedule`` (``schedule`` itself the first time)."""
+    try:
+        return distinct.setdefault(schedule, schedule)
+    except TypeError:  # a user's schedule class that is not hashable: evaluated on its own
+        return schedule

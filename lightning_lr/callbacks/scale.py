@@ -13,7 +13,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 from typing_extensions import override
 
-from lightning_lr.checks import check_choice, check_positive_int
+from lightning_lr.checks import check_choice, check_positive_int, check_state_version
 from lightning_lr.train_data import load_train_dataloader
 
 Rule = Literal["linear", "sqrt"]
@@ -98,8 +98,7 @@ class ScaleLR(Callback):
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict.get("version", 1) > STATE_VERSION:
-            raise ValueError(f"ScaleLR state has version {state_dict['version']}; upgrade lightning_lr to resume.")
+        check_state_version("ScaleLR", state_dict, STATE_VERSION)
         self._restored = dict(state_dict)
 
     # ------------------------------------------------------------------ hooks

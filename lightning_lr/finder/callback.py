@@ -10,7 +10,14 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from typing_extensions import override
 
-from lightning_lr.checks import check_bool, check_choice, check_positive, check_positive_int, check_real
+from lightning_lr.checks import (
+    check_bool,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_state_version,
+)
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, run_range_test, set_lr
 from lightning_lr.finder.suggest import METHODS, Method
@@ -199,12 +206,7 @@ class LRFinder(Callback):
             ValueError: The state was written by a newer lightning_lr (its ``version`` is above this one's);
                 a state without ``version`` (written before the field) is version 1.
         """
-        version = state_dict.get("version", 1)
-        if version > STATE_VERSION:
-            raise ValueError(
-                f"{type(self).__name__} state has version {version}, newer than this lightning_lr "
-                f"({STATE_VERSION}); upgrade lightning_lr to resume from this checkpoint."
-            )
+        check_state_version(type(self).__name__, state_dict, STATE_VERSION)
         if state_dict.get("result") is not None:
             self.result = FinderResult.from_dict(dict(state_dict["result"]))
 
