@@ -31,20 +31,15 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import logging
 import math
-import platform
 import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -55,6 +50,7 @@ if str(REPO) not in sys.path:  # runnable as `python benchmarks/finder.py` witho
     sys.path.insert(0, str(REPO))
 
 from benchmarks.finder_tasks import TASKS, Task  # noqa: E402
+from benchmarks.report import DOCS, machine, machine_line, markdown_table, quiet_lightning, write_results  # noqa: E402
 from lightning_lr import Cyclical, OneCycle  # noqa: E402
 from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
@@ -220,7 +216,8 @@ def _lrs(values: list[float | None], rules: list[str | None] | None = None) -> s
     )
 
 
-def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
+def table(tasks: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | None = None) -> str:
+    m = m or machine()
     lines = [
         "# LR finder on five tasks",
         "",
@@ -230,21 +227,35 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         "",
         "## Benchmark: point (constant LR)",
         "",
-        "| task | grid-best LR (score) | `LRFinder()` LR (per seed) | ours / grid-best | cost / grid | "
-        + " | ".join(f"rule `{m}`" for m in METHODS)
-        + " | Lightning LR | Lightning / grid-best |",
-        "|---|---|---|---:|---:|" + "---:|" * len(METHODS) + "---|---:|",
+    ]
+    points = [
+        (
+            "task",
+            "grid-best LR (score)",
+            "`LRFinder()` LR (per seed)",
+            "ours / grid-best",
+            "cost / grid",
+            *(f"rule `{rule}`" for rule in METHODS),
+            "Lightning LR",
+            "Lightning / grid-best",
+        )
     ]
     misses = []
     for t in tasks:
         s = t["summary"]
         best = s["grid_best"]
         ours, theirs = s["ours"], s["lightning"]
-        rules = " | ".join(f"{s['rules'][m]['score'] / best['score']:.3f}" for m in METHODS)
-        lines.append(
-            f"| {s['task']} ({s['description']}) | {best['lr']:.3g} ({best['score']:.3f}) | "
-            f"{_lrs(ours['lrs'], ours['rules'])} | **{s['score_ratio']:.3f}** | {s['cost_ratio']:.3f} | {rules} | "
-            f"{_lrs(theirs['lrs'])} | {theirs['score'] / best['score']:.3f} |"
+        points.append(
+            (
+                f"{s['task']} ({s['description']})",
+                f"{best['lr']:.3g} ({best['score']:.3f})",
+                _lrs(ours["lrs"], ours["rules"]),
+                f"**{s['score_ratio']:.3f}**",
+                f"{s['cost_ratio']:.3f}",
+                *(f"{s['rules'][rule]['score'] / best['score']:.3f}" for rule in METHODS),
+                _lrs(theirs["lrs"]),
+                f"{theirs['score'] / best['score']:.3f}",
+            )
         )
         if s["score_ratio"] < TARGET_SCORE:
             misses.append(f"{s['task']}: ours reaches {s['score_ratio']:.3f} of the grid-best (target {TARGET_SCORE})")
@@ -253,12 +264,22 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         if s["cost_ratio"] > TARGET_COST:
             misses.append(f"{s['task']}: the test costs {s['cost_ratio']:.3f} of the grid (target {TARGET_COST})")
     lines += [
+        *markdown_table(points, align="lllrr" + "r" * len(METHODS) + "lr"),
         "",
         "## Benchmark: range (schedules fed by `lr_range`)",
         "",
-        "| task | `lr_range` (per seed) | schedule | ours (sd) | best hand-picked bounds (sd) | gap | 2 SE "
-        "| within noise |",
-        "|---|---|---|---:|---|---:|---:|---|",
+    ]
+    ranges = [
+        (
+            "task",
+            "`lr_range` (per seed)",
+            "schedule",
+            "ours (sd)",
+            "best hand-picked bounds (sd)",
+            "gap",
+            "2 SE",
+            "within noise",
+        )
     ]
     names = {
         "cyclical": "`Cyclical()`",
@@ -271,14 +292,22 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         for name, v in s["schedules"].items():
             hand = v["best_hand"]
             verdict = {None: "n/a (1 seed)", True: "yes", False: "**no**"}[v["within_noise"]]
-            lines.append(
-                f"| {s['task']} | {spans} | {names[name]} | {v['score']:.3f} ({v['sd']:.3f}) | "
-                f"{hand['bounds']}: {hand['score']:.3f} ({hand['sd']:.3f}) | {v['gap']:+.3f} | {v['noise']:.3f} | "
-                f"{verdict} |"
+            ranges.append(
+                (
+                    s["task"],
+                    spans,
+                    names[name],
+                    f"{v['score']:.3f} ({v['sd']:.3f})",
+                    f"{hand['bounds']}: {hand['score']:.3f} ({hand['sd']:.3f})",
+                    f"{v['gap']:+.3f}",
+                    f"{v['noise']:.3f}",
+                    verdict,
+                )
             )
             if v["within_noise"] is False:
                 misses.append(f"{s['task']}: {names[name]} is {v['gap']:.3f} below the best hand-picked bounds")
     lines += [
+        *markdown_table(ranges, align="lllrlrrl"),
         "",
         "Hand-picked bounds: Cyclical `max_lr/ratio` (base_lr = max_lr / ratio), OneCycle `max_lr` "
         "(div_factor 25). Gap: best hand-picked mean minus ours; within noise: gap <= 2 SE.",
@@ -290,17 +319,9 @@ def table(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
         "",
         *(["All met."] if not misses else ["Missed:", "", *(f"- {m}" for m in misses)]),
         "",
-        machine(),
+        f"{machine_line(m)[:-1]}, {m['date']}.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def machine() -> str:
-    return (
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} thread(s)), lightning {lightning.__version__}, "
-        f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}."
-    )
 
 
 def figure(curve: dict[str, Any], title: str, path: Path) -> None:
@@ -319,12 +340,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.from_json:
-        data = json.loads((REPO / "docs" / "benchmarks" / "finder.json").read_text())
-        save(data["tasks"], data["seeds"])
+        data = json.loads((DOCS / "finder.json").read_text())
+        save(data["tasks"], data["seeds"], data.get("machine"))
         return
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    torch.set_num_threads(1)
+    quiet_lightning()
     seeds = list(range(1 if args.quick else args.seeds))
     write = args.write or not args.quick
     results = []
@@ -336,18 +355,16 @@ def main() -> None:
     print(table(results, seeds))
 
 
-def save(results: list[dict[str, Any]], seeds: list[int]) -> None:
+def save(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | None = None) -> None:
     """Write the docs files; tasks run earlier with the same seeds and not run now are kept."""
-    out = REPO / "docs" / "benchmarks"
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "finder.json").exists():
-        old = json.loads((out / "finder.json").read_text())
+    if (DOCS / "finder.json").exists():
+        old = json.loads((DOCS / "finder.json").read_text())
         if old["seeds"] == seeds:
             fresh = {r["summary"]["task"]: r for r in results}
             kept = {r["summary"]["task"]: r for r in old["tasks"]} | fresh
             results = [kept[t.name] for t in TASKS if t.name in kept]
-    (out / "finder.md").write_text(table(results, seeds))
-    (out / "finder.json").write_text(json.dumps({"seeds": seeds, "tasks": results}, indent=1))
+    m = m or machine()
+    write_results("finder", {"seeds": seeds, "tasks": results, "machine": m}, table(results, seeds, m), allow_nan=True)
     images = REPO / "docs" / "images"
     for r in results:
         if r["summary"]["task"] == "digits-mlp":

@@ -15,19 +15,13 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import logging
-import platform
 import statistics
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -42,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/finder.py` without installing
     sys.path.insert(0, str(REPO))
 
+from benchmarks.report import DOCS, machine, machine_line, markdown_table, quiet_lightning, write_results  # noqa: E402
 from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
 mean = statistics.fmean
@@ -202,27 +197,24 @@ def rules_table(data: dict[str, Any], seeds: list[int]) -> str:
         f"mean accuracy of a 13-point grid from 1e-5 to 10; mean over seeds {seeds}. Lightning: `Tuner.lr_find` "
         "with its defaults.",
         "",
-        "| setup | grid-best LR (accuracy) | " + " | ".join(names[a] for a in arms) + " |",
-        "|---|---|" + "---:|" * len(arms),
     ]
+    table = [("setup", "grid-best LR (accuracy)", *(names[a] for a in arms))]
     for row in data["rows"]:
         best = row["grid_best"]
-        cells = " | ".join(f"{row['arms'][a]['ratio']:.3f}" for a in arms)
-        lines.append(f"| {row['setup']} | {best['lr']:.3g} ({best['accuracy']:.3f}) | {cells} |")
+        table.append(
+            (
+                row["setup"],
+                f"{best['lr']:.3g} ({best['accuracy']:.3f})",
+                *(f"{row['arms'][a]['ratio']:.3f}" for a in arms),
+            )
+        )
     means = [mean(r["arms"][a]["ratio"] for r in data["rows"]) for a in arms]
     worst = [min(r["arms"][a]["ratio"] for r in data["rows"]) for a in arms]
-    lines.append("| **mean** | | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
-    lines.append("| worst | | " + " | ".join(f"{w:.3f}" for w in worst) + " |")
-    lines += ["", machine()]
+    table.append(("**mean**", "", *(f"**{m:.3f}**" for m in means)))
+    table.append(("worst", "", *(f"{w:.3f}" for w in worst)))
+    m = data.get("machine") or machine()
+    lines += [*markdown_table(table, align="ll" + "r" * len(arms)), "", f"{machine_line(m)[:-1]}, {m['date']}."]
     return "\n".join(lines) + "\n"
-
-
-def machine() -> str:
-    return (
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} thread(s)), lightning {lightning.__version__}, "
-        f"{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}."
-    )
 
 
 def main() -> None:
@@ -231,18 +223,15 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the docs files also with --quick")
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet_lightning()
     torch.set_num_threads(1)
     seeds = list(range(1 if args.quick else args.seeds))
     write = args.write or not args.quick
-    out = REPO / "docs" / "benchmarks"
-    data = run_rules(seeds)
+    data = run_rules(seeds) | {"machine": machine()}
     text = rules_table(data, seeds)
     print(text)
     if write:
-        (out / "finder_rules.md").write_text(text)
-        (out / "finder_rules.json").write_text(json.dumps(data, indent=1))
+        write_results("finder_rules", data, text, DOCS, allow_nan=True)
 
 
 if __name__ == "__main__":

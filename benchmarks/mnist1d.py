@@ -42,7 +42,6 @@ import math
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,16 +56,22 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 # `python benchmarks/mnist1d.py` puts this directory first on sys.path, where this file would shadow the
-# `mnist1d` package: import the package with the directory left out, then put it back (for machine.py).
+# `mnist1d` package: import the package with the directory left out.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 from mnist1d.data import get_dataset_args, make_dataset  # noqa: E402
 
-for _path in (REPO, HERE):  # runnable as `python benchmarks/mnist1d.py` without installing
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(REPO) not in sys.path:  # runnable as `python benchmarks/mnist1d.py` without installing
+    sys.path.insert(0, str(REPO))
 
-from machine import loadavg, machine  # noqa: E402  (benchmarks/machine.py, beside this script)
-
+from benchmarks.report import (  # noqa: E402
+    loadavg,
+    machine,
+    machine_line,
+    markdown_table,
+    quiet_lightning,
+    text_table,
+    write_results,
+)
 from lightning_lr import (  # noqa: E402
     CosineAnnealing,
     CosineRestarts,
@@ -510,24 +515,6 @@ ANCHOR_ROW = ("*anchor: the paper's CNN (6,000+ steps)*", f"{round(100 * PAPER_C
 HEADER = ("schedule", "test acc % (mean ± 95% CI)", "Δ vs constant", "p (Welch, Holm)", "steps to 90%", "steps to 94%")
 
 
-def text_table(lines: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
-    out = []
-    for k, row in enumerate(lines):
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
-def md_table(lines: list[tuple[str, ...]]) -> list[str]:
-    return [
-        "| " + " | ".join(lines[0]) + " |",
-        "|---|" + "---:|" * (len(lines[0]) - 1),
-        *("| " + " | ".join(r) + " |" for r in lines[1:]),
-    ]
-
-
 def plot(result: dict[str, Any], path: Path) -> None:
     """Validation accuracy vs optimizer step per schedule: mean over seeds, band from min to max, every budget."""
     from matplotlib.figure import Figure
@@ -629,13 +616,19 @@ def reading(result: dict[str, Any]) -> list[str]:
 def target_lines(t: dict[str, Any], spe: int) -> list[str]:
     grid = t["grid"]
     lines = [
-        "| constant LR | seeds reaching 94% val | mean steps to 94% | test acc % at the longest budget |",
-        "|---|---:|---:|---:|",
-        *(
-            f"| {g['lr']:g}{' (best)' if a == t['best_constant'] else ''} | {g['reached']}/{len(g['steps'])} | "
-            f"{'—' if g['mean'] is None else round(g['mean'])} | "
-            f"{_pct(g['test_acc_mean'])} |"
-            for a, g in grid.items()
+        *markdown_table(
+            [
+                ("constant LR", "seeds reaching 94% val", "mean steps to 94%", "test acc % at the longest budget"),
+                *(
+                    (
+                        f"{g['lr']:g}{' (best)' if a == t['best_constant'] else ''}",
+                        f"{g['reached']}/{len(g['steps'])}",
+                        "—" if g["mean"] is None else f"{round(g['mean'])}",
+                        _pct(g["test_acc_mean"]),
+                    )
+                    for a, g in grid.items()
+                ),
+            ]
         ),
         "",
     ]
@@ -704,7 +697,7 @@ def target_lines(t: dict[str, Any], spe: int) -> list[str]:
     return lines
 
 
-def write_markdown(path: Path, result: dict[str, Any]) -> None:
+def markdown(result: dict[str, Any]) -> list[str]:
     cfg, m, spe = result["config"], result["machine"], result["config"]["steps_per_epoch"]
     anchor = [
         "| model (paper: Greydanus & Kobak, Table 1) | test accuracy % |",
@@ -758,7 +751,7 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         lines += [
             f"## {b} epochs ({b * spe} optimizer steps)",
             "",
-            *md_table([HEADER, ANCHOR_ROW, *table_rows(result["summary"], b)]),
+            *markdown_table([HEADER, ANCHOR_ROW, *table_rows(result["summary"], b)]),
             "",
         ]
     lines += [
@@ -789,9 +782,9 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "",
         "## Arms",
         "",
-        "| schedule | configuration |",
-        "|---|---|",
-        *(f"| {a} | {ARMS[a].description} |" for a in result["arms"]),
+        *markdown_table(
+            [("schedule", "configuration"), *((a, ARMS[a].description) for a in result["arms"])], align="ll"
+        ),
         "",
         *(
             []
@@ -808,16 +801,13 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         )
         + ".",
         "",
-        f"Machine: {m['platform']}, {m['cpu']}, {m['cpu_count']} CPUs, Python {m['python']}, torch {m['torch']} "
-        f"({m['torch_threads']} thread), lightning {m['lightning']}, mnist1d {m.get('mnist1d', '?')}; 1-min load "
-        f"average {m['loadavg_1min_start']} at the start, {m['loadavg_1min_end']} at the end (with 2 CPUs, a load "
-        "above ~1 means other processes shared them: the wall time is then an upper bound). "
+        f"{machine_line(m)} With 2 CPUs, a load above ~1 means other processes shared them: the wall time is then "
+        "an upper bound. "
         f"{result['n_fits']} `trainer.fit` calls, {result['fit_wall_s'] / 60:.1f} min inside them; "
         f"{result['total_wall_s'] / 60:.1f} min wall and {result.get('total_cpu_s', float('nan')) / 60:.1f} min of "
         "CPU time (this process) in all.",
-        "",
     ]
-    path.write_text("\n".join(lines))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -852,9 +842,8 @@ def main(argv: list[str] | None = None) -> int:
     write = args.write or not args.quick
 
     torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_lr"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_lightning()
+    logging.getLogger("lightning_lr").setLevel(logging.ERROR)
 
     load_start = loadavg()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -936,14 +925,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_files(out_dir: Path, result: dict[str, Any]) -> None:
     """mnist1d.json first (``--report-only`` redraws the rest from it), then the page and the figure."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     for groups in result["runs"].values():  # the per-step LRs are for checks while running, not for the record
         for group in groups.values():
             for r in group:
                 r.pop("lr", None)
                 r["val_acc"] = [round(a, 4) for a in r["val_acc"]]  # accuracies on 500 sequences: 0.002 apart
-    (out_dir / "mnist1d.json").write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
-    write_markdown(out_dir / "mnist1d.md", result)
+    write_results("mnist1d", result, lambda: markdown(result), out_dir)
     plot(result, out_dir / "mnist1d_curves.png")
     print(f"wrote {out_dir / 'mnist1d.md'}, mnist1d.json and mnist1d_curves.png")
 

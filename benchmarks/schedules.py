@@ -29,13 +29,10 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,8 +51,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/schedules.py` without installing
     sys.path.insert(0, str(REPO))
 
-from machine import loadavg, machine  # noqa: E402  (benchmarks/machine.py, beside this script)
-
+from benchmarks.report import (  # noqa: E402
+    loadavg,
+    machine,
+    machine_line,
+    markdown_table,
+    quiet_lightning,
+    text_table,
+    write_results,
+)
 from lightning_lr import (  # noqa: E402
     CosineAnnealing,
     CosineRestarts,
@@ -295,29 +299,16 @@ def rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
 HEADER = ("schedule", "test acc % (mean ± std)", "train loss", "last-epoch loss", "fit wall s")
 
 
-def table(lines: list[tuple[str, ...]]) -> str:
-    """Plain text, first column left-aligned, the others right-aligned."""
-    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
-    out = []
-    for k, row in enumerate(lines):
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
 def plot(result: dict[str, Any], path: Path) -> None:
     """LR actually used at every step of the first seed (one panel per schedule), and test accuracy per schedule."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     arms, cfg = result["arms"], result["config"]
     spe = cfg["steps_per_epoch"]
-    fig = plt.figure(figsize=(13, 10), layout="constrained")
+    fig = Figure(figsize=(13, 10), layout="constrained")  # no pyplot: the caller's backend is left alone
     grid = fig.add_gridspec(4, 4, height_ratios=[1, 1, 1, 1.5])
-    palette = [*plt.get_cmap("tab10").colors, "black", "olive", "navy"]
+    palette = [*matplotlib.colormaps["tab10"].colors, "black", "olive", "navy"]
     colors = [palette[i % len(palette)] for i in range(len(arms))]
     first = None
     for i, arm in enumerate(arms):
@@ -362,10 +353,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.suptitle("Same MLP, data, optimizer and budget; only the LR schedule changes", fontsize=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
-def write_markdown(path: Path, result: dict[str, Any]) -> None:
+MD_HEADER = ("schedule", "test accuracy % (mean ± std)", "train loss", "last-epoch train loss", "`fit` wall s")
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
     m, cfg, s = result["machine"], result["config"], result["summary"]
     arms = result["arms"]
     best = max(arms, key=lambda a: s[a]["test_acc_mean"])
@@ -432,9 +425,7 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "Validation runs after every epoch in every arm (`ReduceLROnPlateau` monitors `val_loss`); the test split is "
         f"used once, after training. Seeds {cfg['seeds']} set the initialization and the shuffling.",
         "",
-        "| schedule | test accuracy % (mean ± std) | train loss | last-epoch train loss | `fit` wall s |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows(result)),
+        *markdown_table([MD_HEADER, *rows(result)]),
         "",
         "- test accuracy: fraction of the test images classified right, mean and sample std over seeds "
         f"(one test image = {resolution:.2f} points).",
@@ -448,9 +439,7 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "",
         "## Arms",
         "",
-        "| schedule | configuration |",
-        "|---|---|",
-        *(f"| {a} | {ARMS[a][1]} |" for a in result["arms"]),
+        *markdown_table([("schedule", "configuration"), *((a, ARMS[a][1]) for a in result["arms"])], align="ll"),
         "",
         "The momentum of SGD is 0.9 throughout except where a callback cycles it by default (Cyclical, OneCycle), as "
         "their PyTorch counterparts do. Durations are fractions of the run so every arm keeps its shape "
@@ -458,13 +447,10 @@ def write_markdown(path: Path, result: dict[str, Any]) -> None:
         "",
         "![LR curves and test accuracy](../images/benchmark_schedules.png)",
         "",
-        f"Machine: {m['platform']}, {m['cpu']}, {m['cpu_count']} CPUs, Python {m['python']}, torch {m['torch']} "
-        f"({m['torch_threads']} thread), lightning {m['lightning']}, scikit-learn {m['sklearn']}; 1-min load average "
-        f"{m['loadavg_1min_start']} at the start, {m['loadavg_1min_end']} at the end (above ~0.3 other processes "
-        "shared the CPUs and the wall times are noisy). Raw numbers: [schedules.json](schedules.json).",
-        "",
+        f"{machine_line(m)} Above ~0.3 other processes shared the CPUs and the wall times are noisy. "
+        "Raw numbers: [schedules.json](schedules.json).",
     ]
-    path.write_text("\n".join(lines))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -484,9 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     write = args.write or not args.quick
 
     torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_lightning()
 
     load_start = loadavg()
     data = load_data()
@@ -543,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     print()
-    print(table([HEADER, *rows(result)]))
+    print(text_table([HEADER, *rows(result)]))
     print()
     checked = {a: v for a, v in preview_check.items() if v is not None}
     print(
@@ -556,9 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: the LR used in training differs from the preview for {bad}")
     if write:
         bench_dir, image = args.out_dir / "benchmarks", args.out_dir / "images" / "benchmark_schedules.png"
-        bench_dir.mkdir(parents=True, exist_ok=True)
-        (bench_dir / "schedules.json").write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
-        write_markdown(bench_dir / "schedules.md", result)
+        write_results("schedules", result, markdown(result), bench_dir)
         plot(result, image)
         print(f"wrote {bench_dir / 'schedules.md'}, {bench_dir / 'schedules.json'} and {image}")
     return 1 if bad else 0

@@ -1,13 +1,35 @@
-"""A tiny real Lightning model that records the LR and momentum each optimizer step used."""
+"""Shared test helpers: a tiny real Lightning model that records the LR and momentum each optimizer step
+used, a trainer factory, the PyTorch reference loop, simulated crashes, and the crash-and-resume harness
+(:func:`fit_segment`) with one resumable configuration of every callback (:data:`RESUME_CASES`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import OnExceptionCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_lr import (
+    CosineAnnealing,
+    CosineRestarts,
+    Cyclical,
+    ExponentialDecay,
+    LRScheduler,
+    MultiStepDecay,
+    OneCycle,
+    ReduceLROnPlateau,
+    ScheduleCallback,
+    StepDecay,
+    WarmupCosine,
+    WarmupLinear,
+)
+from lightning_lr.schedules import Cosine, Cycle, Join, Linear
 
 
 def random_data(n: int = 64, features: int = 8, seed: int = 0) -> TensorDataset:
@@ -132,7 +154,7 @@ def pytorch_lrs(make_scheduler: Any, steps: int, lr: float = 0.1) -> list[float]
 
 
 class CrashError(Exception):
-    """The simulated crash of :class:`CrashAtStep`."""
+    """A simulated crash (:class:`CrashAtStep`, :class:`CrashAtEvent`); ``OnExceptionCheckpoint`` saves on it."""
 
 
 class CrashAtStep(pl.Callback):
@@ -145,3 +167,126 @@ class CrashAtStep(pl.Callback):
         if trainer.global_step == self.step:
             trainer.save_checkpoint(self.path)
             raise CrashError
+
+
+# ------------------------------------------------------------------------ crash and resume at any event
+
+Event = tuple[Any, ...]
+"""Where training is: ``("train", epoch, batch_idx)`` or ``("val", epoch, global_step, val_batch_idx)``."""
+
+
+class ResumeModel(PlateauModel):
+    """10 training batches per epoch, a validation of 3 batches every 5 (``val_check_interval=0.5``).
+
+    ``val_loss`` depends only on the epoch (``PlateauModel.sequence``), so a validation that Lightning
+    re-runs after a restart reports the same value. ``crash_at``: raise inside ``validation_step`` there.
+    """
+
+    def __init__(self, crash_at: Event | None = None, **kwargs: Any) -> None:
+        super().__init__(n=40, batch_size=4, **kwargs)
+        self.crash_at = crash_at
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        if ("val", self.current_epoch, self.global_step, batch_idx) == self.crash_at:
+            raise CrashError
+        super().validation_step(batch, batch_idx)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(random_data(12, self.features, seed=1), batch_size=4)
+
+
+class CrashAtEvent(pl.Callback):
+    """Records every event; raises :class:`CrashError` at ``crash_at`` (after a training or validation batch)."""
+
+    def __init__(self, crash_at: Event | None = None) -> None:
+        self.crash_at = crash_at
+        self.events: list[Event] = []
+
+    def _reached(self, event: Event) -> None:
+        self.events.append(event)
+        if event == self.crash_at:
+            raise CrashError
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._reached(("train", trainer.current_epoch, batch_idx))
+
+    def on_validation_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if not trainer.sanity_checking:
+            self._reached(("val", trainer.current_epoch, trainer.global_step, batch_idx))
+
+
+@dataclass
+class Segment:
+    callback: ScheduleCallback
+    lrs: list[list[float]]
+    momenta: list[list[float | None]]
+    events: list[Event]
+    crashed: bool
+    checkpoint: str | None
+
+
+def fit_segment(
+    root: Path,
+    factory: Callable[[], ScheduleCallback],
+    model_kwargs: dict[str, Any],
+    accumulate: int,
+    stop: tuple[str, Event] | None = None,
+    ckpt: str | None = None,
+) -> Segment:
+    """One fit: from scratch or from ``ckpt``, until the end or the ``stop`` (``(mode, event)``)."""
+    mode, event = stop if stop is not None else ("", None)
+    model = ResumeModel(crash_at=event if mode == "in-validation-step" else None, **model_kwargs)
+    callback = factory()
+    stops = CrashAtEvent(crash_at=event if mode in ("after-train-batch", "after-validation-batch") else None)
+    saver = OnExceptionCheckpoint(dirpath=str(root), filename="crash")
+    trainer = make_trainer(
+        root,
+        [callback, stops, saver],
+        max_epochs=4,
+        accumulate_grad_batches=accumulate,
+        val_check_interval=0.5,
+        num_sanity_val_steps=0,
+        enable_checkpointing=True,
+    )
+    crashed = False
+    try:
+        trainer.fit(model, ckpt_path=ckpt)
+    except CrashError:
+        crashed = True
+    checkpoint = str(root / "crash.ckpt") if crashed else None
+    return Segment(callback, model.recorder.lrs, model.recorder.momenta, stops.events, crashed, checkpoint)
+
+
+RESUME_CASES: list[tuple[str, Callable[[], ScheduleCallback], dict[str, Any]]] = [
+    ("OneCycle", lambda: OneCycle(max_lr=[0.3, 0.03], three_phase=True, pct_start=0.25), {"groups": 2}),
+    ("OneCycle-epoch-adamw", lambda: OneCycle(interval="epoch", pct_start=0.5), {"optimizer": "adamw"}),
+    (
+        "Cyclical",
+        lambda: Cyclical([0.01, 0.001], [0.1, 0.01], step_size_up="1 epoch", mode="exp_range", gamma=0.99),
+        {"groups": 2},
+    ),
+    ("CosineAnnealing", lambda: CosineAnnealing(eta_min=1e-4, interval="epoch", warmup=1), {}),
+    ("CosineRestarts", lambda: CosineRestarts(T_0="1 epoch", T_mult=1.5, peak_decay=0.7, cycle_warmup=1), {}),
+    ("StepDecay", lambda: StepDecay(step_size=7, gamma=0.7, warmup="10%", warmup_start_factor=0.1), {}),
+    ("MultiStepDecay", lambda: MultiStepDecay(milestones=["1 epoch", "2.5 epochs"], gamma=0.5), {"groups": 2}),
+    ("ExponentialDecay", lambda: ExponentialDecay(k=0.05, decay_steps=2, staircase=True), {"optimizer": "adamw"}),
+    ("WarmupLinear", lambda: WarmupLinear(num_warmup_steps="1 epoch"), {}),
+    ("WarmupCosine", lambda: WarmupCosine(num_warmup_steps=5, num_cycles=2.0), {"groups": 2}),
+    (
+        "ReduceLROnPlateau",
+        lambda: ReduceLROnPlateau(
+            "val_loss", patience=0, factor=0.5, cooldown=1, warmup="5%", schedule=Cosine(1.0, 0.1)
+        ),
+        {},
+    ),
+    (
+        "LRScheduler",
+        lambda: LRScheduler(
+            Join((Linear(0.1, 1.0, "10%"), Cycle(Cosine(1.0, 0.2, "1 epoch"), peak_decay=0.8))),
+            momentum=Cosine(0.85, 0.95),
+        ),
+        {"optimizer": "adamw", "groups": 2},
+    ),
+]

@@ -25,7 +25,7 @@ from lightning_lr import (
     WarmupLinear,
 )
 from lightning_lr.schedules import Cosine, Linear
-from tests.helpers import PlateauModel, TinyModel, make_trainer
+from tests.helpers import CrashError, PlateauModel, TinyModel, make_trainer
 
 
 def test_lr_of_every_step_step_zero_included_and_span_is_estimated_stepping_batches(tmp_path: Any) -> None:
@@ -132,10 +132,6 @@ def test_epoch_interval_changes_the_lr_only_at_epoch_boundaries(tmp_path: Any) -
 
 
 # ---------------------------------------------------------------------------------------------- resume
-class CrashError(Exception):
-    pass
-
-
 class CrashAfter(Callback):
     """Saves a checkpoint after ``batches`` training batches, then crashes the run."""
 

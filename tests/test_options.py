@@ -21,9 +21,11 @@ CALLBACKS = sorted(
 def test_the_options_dictionary_declares_exactly_the_base_class_keyword_arguments() -> None:
     parameters = inspect.signature(ScheduleCallback.__init__).parameters
     keyword_only = {n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    assert keyword_only == set(SHARED) == set(ScheduleOptions.__annotations__) | set(
-        LROptions.__annotations__
-    ) | set(RunOptions.__annotations__)
+    assert (
+        keyword_only
+        == set(SHARED)
+        == set(ScheduleOptions.__annotations__) | set(LROptions.__annotations__) | set(RunOptions.__annotations__)
+    )
     hints = typing.get_type_hints(ScheduleCallback.__init__)
     declared = typing.get_type_hints(ScheduleOptions)
     assert {n: hints[n] for n in SHARED} == {n: declared[n] for n in SHARED}

@@ -1,10 +1,10 @@
 """Hypothesis properties of the pure schedules: finite, bounded, continuous, picklable, readable.
 
-Strategies build random *valid* schedule expressions — primitives, nested combinators and the
-recipes — with durations written in every accepted form (numbers of steps, ``"N steps"``,
-``"N epochs"``, ``"P%"``, :class:`Span`), sized so that they fit the random
+The strategies (``tests/strategies.py``) build random *valid* schedule expressions — primitives,
+nested combinators and the recipes — with durations written in every accepted form (numbers of
+steps, ``"N steps"``, ``"N epochs"``, ``"P%"``, :class:`Span`), sized so that they fit the random
 :class:`Timeline` they are resolved on. The expected bounds are computed from the *unresolved*
-expression and the documented semantics of each node (see :func:`value_bounds`), never from the
+expression and the documented semantics of each node (``strategies.value_bounds``), never from the
 library's resolved output.
 """
 
@@ -42,11 +42,24 @@ from lightning_lr.schedules import (
     Warmup,
     cosine_restarts,
     epochs,
-    fraction,
     one_cycle,
-    steps,
     triangle_wave,
     warmup_stable_decay,
+)
+from tests.strategies import (
+    INTERPOLATIONS,
+    UNIT,
+    continuous_schedules,
+    interpolation,
+    join,
+    one_cycle_args,
+    primitive,
+    restarts_args,
+    schedules,
+    timelines,
+    triangle_args,
+    value_bounds,
+    wsd_args,
 )
 
 SETTINGS = settings(
@@ -56,327 +69,7 @@ SETTINGS = settings(
 )
 FAST = settings(SETTINGS, max_examples=60)
 
-VALUE = st.floats(-2.0, 3.0, allow_nan=False, allow_infinity=False)
-POSITIVE = st.floats(1e-3, 3.0, allow_nan=False, allow_infinity=False)
-UNIT = st.floats(0.0, 1.0, allow_nan=False, allow_infinity=False)
-INTERPOLATIONS = (Linear, Cosine, Polynomial, Power)
-DECAYS = (Exponential, Step, MultiStep, InverseSqrt)
-
-# ------------------------------------------------------------------------------------------ strategies
-
-
-@st.composite
-def timelines(draw: st.DrawFn) -> Timeline:
-    total = draw(st.integers(4, 5000))
-    per_epoch = draw(st.integers(1, total))
-    return Timeline(float(total), float(per_epoch))
-
-
-def duration(draw: st.DrawFn, tl: Timeline, frac: float) -> Any:
-    """``frac`` of training (``0 < frac < 1``) written in one of the accepted forms."""
-    n_steps = frac * tl.total
-    n_epochs = n_steps / tl.steps_per_epoch
-    form = draw(st.sampled_from(["number", "steps-str", "steps", "percent", "fraction", "epochs-str", "epochs"]))
-    return {
-        "number": n_steps,
-        "steps-str": f"{n_steps!r} steps",
-        "steps": steps(n_steps),
-        "percent": f"{frac * 100.0!r}%",
-        "fraction": fraction(frac),
-        "epochs-str": f"{n_epochs!r} epochs",
-        "epochs": epochs(n_epochs),
-    }[form]
-
-
-def part_of_run(value: Any) -> Any:
-    """A duration for a part of the run (``Warmup``): there a float is a fraction, so a number of steps is a Span."""
-    return steps(value) if isinstance(value, float) else value
-
-
-def draw_frac(draw: st.DrawFn, budget: float | None) -> float:
-    high = 0.95 if budget is None else budget
-    return draw(st.floats(0.05 * high, high, allow_nan=False))
-
-
-@st.composite
-def interpolation(
-    draw: st.DrawFn, tl: Timeline, budget: float | None, allow_fill: bool, fill: bool | None = None
-) -> Schedule:
-    """Linear, Cosine, Polynomial or Power; ``fill``: ``duration=None`` (``None``: maybe, if allowed)."""
-    cls = draw(st.sampled_from(INTERPOLATIONS))
-    a, b = draw(VALUE), draw(VALUE)
-    if fill is None:
-        fill = allow_fill and draw(st.booleans())
-    dur = None if fill else duration(draw, tl, draw_frac(draw, budget))
-    if cls in (Polynomial, Power):
-        return cls(a, b, dur, power=draw(st.floats(0.5, 4.0)))
-    return cls(a, b, dur)
-
-
-@st.composite
-def primitive(draw: st.DrawFn, tl: Timeline, budget: float | None, allow_fill: bool) -> Schedule:
-    kinds = ["interpolation", "interpolation", "constant-for"]
-    if budget is None:
-        kinds += ["constant", "exponential", "exponential-rate", "step", "multistep", "inverse-sqrt"]
-    kind = draw(st.sampled_from(kinds))
-
-    def dur() -> Any:
-        return duration(draw, tl, draw_frac(draw, budget))
-
-    if kind == "interpolation":
-        return draw(interpolation(tl, budget, allow_fill))
-    if kind == "constant-for":
-        return Constant(draw(VALUE), dur())
-    if kind == "constant":
-        return Constant(draw(VALUE))
-    if kind == "exponential":
-        return Exponential(draw(st.floats(0.01, 1.0)), dur(), draw(st.booleans()), draw(VALUE))
-    if kind == "exponential-rate":
-        return Exponential.from_rate(draw(st.floats(0.0, 5.0)), dur(), draw(st.booleans()), draw(VALUE))
-    if kind == "step":
-        return Step(dur(), draw(UNIT), draw(VALUE))
-    if kind == "multistep":
-        fracs = sorted(draw(st.lists(st.floats(0.01, 0.95), min_size=1, max_size=4)))
-        if draw(st.booleans()):
-            milestones: tuple[Any, ...] = tuple(f * tl.total for f in fracs)
-        else:
-            milestones = tuple(f"{f * 100.0!r}%" for f in fracs)
-        return MultiStep(milestones, draw(UNIT), draw(VALUE))
-    return InverseSqrt(dur(), draw(VALUE))
-
-
-@st.composite
-def recipe(draw: st.DrawFn, tl: Timeline, allow_fill: bool, room: float) -> Schedule:
-    kind = draw(st.sampled_from(["one_cycle", "triangle_wave", "cosine_restarts", "warmup_stable_decay"]))
-    if kind == "one_cycle":
-        return one_cycle(**draw(one_cycle_args()))
-    if kind == "triangle_wave":
-        return triangle_wave(**draw(triangle_args(tl)))
-    if kind == "cosine_restarts":
-        return cosine_restarts(**draw(restarts_args(tl)))
-    return warmup_stable_decay(**draw(wsd_args(tl, room, allow_fill)))
-
-
-@st.composite
-def expression(
-    draw: st.DrawFn, tl: Timeline, depth: int, budget: float | None = None, allow_fill: bool = True, room: float = 1.0
-) -> Schedule:
-    """A schedule whose length is at most ``budget`` of training (``None``: any, endless too).
-
-    ``allow_fill``: it may hold a phase with ``duration=None`` (fills what remains, at least ``room``
-    of training); ``room``: a lower bound on what remains of training where it starts.
-    """
-    kinds = ["primitive"]
-    if depth > 0:
-        kinds += ["join", "join", "cycle", "affine", "clamp", "product", "truncate"]
-    if budget is None:
-        kinds += ["recipe"]
-    kind = draw(st.sampled_from(kinds))
-    sub = depth - 1
-    if kind == "primitive":
-        return draw(primitive(tl, budget, allow_fill))
-    if kind == "recipe":
-        return draw(recipe(tl, allow_fill, room))
-    if kind == "join":
-        return draw(join(tl, sub, budget, allow_fill, room))
-    if kind == "cycle":
-        period_mult = draw(st.one_of(st.just(1.0), st.floats(1.0, 2.5)))
-        peak_decay = draw(st.one_of(st.just(1.0), UNIT))
-        max_cycles = draw(st.integers(1, 4)) if budget is not None else draw(st.none() | st.integers(1, 5))
-        if budget is not None:
-            assert max_cycles is not None
-            inner_budget = 0.9 * budget / sum(period_mult**k for k in range(max_cycles))
-        else:
-            inner_budget = draw(st.floats(0.02, 0.95))
-        inner = draw(expression(tl, sub, inner_budget, False, room))
-        return Cycle(inner, period_mult, peak_decay, max_cycles)
-    if kind == "affine":
-        return Affine(draw(expression(tl, sub, budget, allow_fill, room)), draw(VALUE), draw(VALUE))
-    if kind == "clamp":
-        inner = draw(expression(tl, sub, budget, allow_fill, room))
-        lo, hi = sorted([draw(VALUE), draw(VALUE)])
-        return Clamp(inner, draw(st.sampled_from([lo, None])), draw(st.sampled_from([hi, None])))
-    if kind == "product":
-        return Product(tuple(draw(expression(tl, sub, budget, allow_fill, room)) for _ in range(2)))
-    inner = draw(expression(tl, sub, None, allow_fill, room))
-    return Truncate(inner, duration(draw, tl, draw_frac(draw, budget)))
-
-
-@st.composite
-def join(draw: st.DrawFn, tl: Timeline, depth: int, budget: float | None, allow_fill: bool, room: float) -> Join:
-    n = draw(st.integers(2, 4))
-    fill_at = draw(st.integers(0, n - 1)) if budget is None and allow_fill and draw(st.booleans()) else None
-    endless_last = budget is None and fill_at is None
-    fixed = 0.8 * (room if budget is None else budget)
-    weights = [draw(st.floats(0.1, 1.0)) for _ in range(n)]
-    phases: list[Schedule] = []
-    used = 0.0
-    for i, w in enumerate(weights):
-        share = fixed * w / sum(weights)
-        if i == fill_at:
-            phases.append(draw(interpolation(tl, None, True, fill=True)))
-        elif i == n - 1 and endless_last:
-            phases.append(draw(expression(tl, depth, None, allow_fill, room - used)))
-        else:
-            phases.append(draw(expression(tl, depth, share, False, room - used)))
-            used += share
-    return Join(tuple(phases))
-
-
-@st.composite
-def schedules(draw: st.DrawFn, depth: int = 3) -> tuple[Schedule, Timeline]:
-    """A random valid (unresolved) expression and the timeline to resolve it on."""
-    tl = draw(timelines())
-    if draw(st.booleans()):
-        width = draw(st.floats(0.01, 0.5))
-        inner = draw(expression(tl, depth, None, True, 1.0 - width))
-        return Warmup(inner, part_of_run(duration(draw, tl, width)), draw(UNIT)), tl
-    return draw(expression(tl, depth, None, True, 1.0)), tl
-
-
-@st.composite
-def one_cycle_args(draw: st.DrawFn) -> dict[str, Any]:
-    three_phase = draw(st.booleans())
-    pct = draw(st.floats(0.05, 0.45 if three_phase else 0.95))
-    shortest = math.floor(1.0 / pct) + 2  # every phase non-empty: pct * T - 1 > 0
-    return {
-        "peak": draw(POSITIVE),
-        "total_steps": draw(st.integers(shortest, shortest + 3000)),
-        "pct_start": pct,
-        "anneal_strategy": draw(st.sampled_from(["cos", "linear"])),
-        "div_factor": draw(st.floats(1.0, 100.0)),
-        "final_div_factor": draw(st.floats(1.0, 1e4)),
-        "three_phase": three_phase,
-    }
-
-
-@st.composite
-def triangle_args(draw: st.DrawFn, tl: Timeline) -> dict[str, Any]:
-    up = draw(st.floats(0.005, 0.5)) * tl.total
-    return {
-        "step_size_up": up,
-        "step_size_down": draw(st.none() | st.floats(0.005, 0.5).map(lambda f: f * tl.total)),
-        "mode": draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
-        "gamma": draw(st.floats(0.9, 1.0)),
-    }
-
-
-@st.composite
-def restarts_args(draw: st.DrawFn, tl: Timeline, with_warmup: bool | None = None) -> dict[str, Any]:
-    peak = draw(POSITIVE)
-    t0 = draw(st.floats(0.01, 0.8)) * tl.total
-    warm = draw(st.booleans()) if with_warmup is None else with_warmup
-    return {
-        "peak": peak,
-        "T_0": t0,
-        "T_mult": draw(st.one_of(st.just(1.0), st.just(2.0), st.floats(1.0, 3.0))),
-        "eta_min": draw(st.floats(0.0, 1.0)) * peak,
-        "peak_decay": draw(st.one_of(st.just(1.0), UNIT)),
-        "cycle_warmup": draw(st.floats(0.05, 0.9)) * t0 if warm else 0.0,
-    }
-
-
-@st.composite
-def wsd_args(draw: st.DrawFn, tl: Timeline, room: float = 1.0, allow_fill: bool = True) -> dict[str, Any]:
-    peak = draw(POSITIVE)
-    warm, decay = draw(st.floats(0.02, 0.4)) * room, draw(st.floats(0.02, 0.4)) * room
-    fill = allow_fill and draw(st.booleans())
-    return {
-        "peak": peak,
-        "warmup": duration(draw, tl, warm),
-        "decay": duration(draw, tl, decay),
-        "stable": None if fill else duration(draw, tl, draw(st.floats(0.02, 0.15)) * room),
-        "end": draw(st.floats(0.0, 0.5)) * peak,
-        "decay_shape": draw(st.sampled_from(["linear", "cosine", "sqrt"])),
-    }
-
-
-@st.composite
-def continuous(draw: st.DrawFn, tl: Timeline, depth: int, room: float, fill: bool = True) -> Schedule:
-    """Expressions whose formula is continuous everywhere (no restarts, no steps)."""
-    kinds = ["interpolation", "chain"] + (["affine", "clamp", "product", "tent-cycle"] if depth > 0 else [])
-    kind = draw(st.sampled_from(kinds))
-    if kind == "interpolation":
-        return draw(interpolation(tl, None, fill))
-    if kind == "chain":
-        return draw(chain(tl, room, fill))
-    if kind == "affine":
-        return Affine(draw(continuous(tl, depth - 1, room, fill)), draw(VALUE), draw(VALUE))
-    if kind == "clamp":
-        lo, hi = sorted([draw(VALUE), draw(VALUE)])
-        return Clamp(draw(continuous(tl, depth - 1, room, fill)), lo, hi)
-    if kind == "product":
-        return Product((draw(continuous(tl, depth - 1, room, fill)), draw(continuous(tl, depth - 1, room, fill))))
-    # a cycle of a chain that ends where it starts: 0 -> ... -> 0 (any peak decay)
-    tent = draw(chain(tl, draw(st.floats(0.02, 0.5)), False, closed=True))
-    return Cycle(tent, draw(st.floats(1.0, 2.5)), draw(UNIT), draw(st.none() | st.integers(1, 6)))
-
-
-@st.composite
-def chain(draw: st.DrawFn, tl: Timeline, room: float, fill: bool, closed: bool = False) -> Join:
-    """A Join of interpolations, each starting where the previous one ends."""
-    n = draw(st.integers(2, 4))
-    fill_at = draw(st.integers(0, n - 1)) if fill and draw(st.booleans()) else None
-    points = [0.0 if closed else draw(VALUE)] + [draw(VALUE) for _ in range(n - 1)] + [0.0 if closed else draw(VALUE)]
-    weights = [draw(st.floats(0.1, 1.0)) for _ in range(n)]
-    phases = []
-    for i in range(n):
-        cls = draw(st.sampled_from(INTERPOLATIONS))
-        dur = None if i == fill_at else duration(draw, tl, 0.8 * room * weights[i] / sum(weights))
-        extra = {"power": draw(st.floats(0.5, 4.0))} if cls in (Polynomial, Power) else {}
-        phases.append(cls(points[i], points[i + 1], dur, **extra))
-    return Join(tuple(phases))
-
-
-@st.composite
-def continuous_schedules(draw: st.DrawFn) -> tuple[Schedule, Timeline]:
-    tl = draw(timelines())
-    if draw(st.booleans()):
-        width = draw(st.floats(0.01, 0.5))
-        return Warmup(draw(continuous(tl, 2, 1.0 - width)), part_of_run(duration(draw, tl, width)), draw(UNIT)), tl
-    return draw(continuous(tl, 2, 1.0)), tl
-
-
 # ------------------------------------------------------------------------------------------ oracles
-
-
-def hull(*intervals: tuple[float, float]) -> tuple[float, float]:
-    return min(i[0] for i in intervals), max(i[1] for i in intervals)
-
-
-def value_bounds(s: Schedule) -> tuple[float, float]:
-    """Bounds of ``s(t)`` for all ``t >= 0`` from the documented meaning of each node (unresolved ``s``)."""
-    if isinstance(s, Constant):
-        return s.value, s.value
-    if isinstance(s, INTERPOLATIONS):
-        return min(s.start, s.end), max(s.start, s.end)
-    if isinstance(s, DECAYS):  # start * (factor in [0, 1]) with the rates the strategies draw
-        return min(0.0, s.start), max(0.0, s.start)
-    if isinstance(s, Join):
-        return hull(*(value_bounds(p) for p in s.phases))
-    if isinstance(s, Cycle):  # peak_decay ** n in [0, 1]
-        inner = value_bounds(s.schedule)
-        return inner if s.peak_decay == 1.0 else hull(inner, (0.0, 0.0))
-    if isinstance(s, Product):
-        lo, hi = 1.0, 1.0
-        for f in s.factors:
-            a, b = value_bounds(f)
-            corners = [lo * a, lo * b, hi * a, hi * b]
-            lo, hi = min(corners), max(corners)
-        return lo, hi
-    if isinstance(s, Affine):
-        a, b = value_bounds(s.schedule)
-        return tuple(sorted((s.offset + s.scale * a, s.offset + s.scale * b)))  # type: ignore[return-value]
-    if isinstance(s, Clamp):
-        a, b = value_bounds(s.schedule)
-        lo = -math.inf if s.minimum is None else s.minimum
-        hi = math.inf if s.maximum is None else s.maximum
-        return min(max(a, lo), hi), min(max(b, lo), hi)
-    if isinstance(s, Truncate):
-        return value_bounds(s.schedule)
-    if isinstance(s, Warmup):  # ramp from start_factor * s(0) to s(0): between 0 and s(0)
-        return hull(value_bounds(s.schedule), (0.0, 0.0))
-    raise AssertionError(f"no bounds for {s!r}")
 
 
 def breakpoints(s: Schedule, horizon: float, offset: float = 0.0, scale: float = 1.0) -> list[float]:

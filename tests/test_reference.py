@@ -40,7 +40,7 @@ ATOL = 1e-15
 
 
 @dataclass(frozen=True)
-class Run:
+class FitLength:
     """The length of a fit in optimizer steps, as the trainer reports it."""
 
     total_steps: int
@@ -51,8 +51,8 @@ class Run:
         return math.ceil(self.total_steps / self.steps_per_epoch)
 
 
-Ours = Callable[[Run], Callback]
-Reference = Callable[[Optimizer, Run], Any]
+Ours = Callable[[FitLength], Callback]
+Reference = Callable[[Optimizer, FitLength], Any]
 
 
 # --------------------------------------------------------------------------- models with a metric
@@ -151,7 +151,7 @@ def group_lrs(optimizer: Optimizer) -> list[float]:
 
 
 # --------------------------------------------------------------------------- the shared tester
-def planned_run(options: dict[str, Any]) -> Run:
+def planned_run(options: dict[str, Any]) -> FitLength:
     """The run length a user would compute by hand (checked against the trainer's own)."""
     model, trainer = options.get("model", {}), options.get("trainer", {})
     batches = math.ceil(model.get("n", 64) / model.get("batch_size", 4))
@@ -159,10 +159,10 @@ def planned_run(options: dict[str, Any]) -> Run:
     total = per_epoch * trainer.get("max_epochs", 1)
     if trainer.get("max_steps", -1) > 0:
         total = min(total, trainer["max_steps"])
-    return Run(total, per_epoch)
+    return FitLength(total, per_epoch)
 
 
-def run_reference(reference: Reference, options: dict[str, Any], run: Run) -> Recorder:
+def run_reference(reference: Reference, options: dict[str, Any], run: FitLength) -> Recorder:
     """The same optimizer on fresh parameters, stepped with the PyTorch scheduler outside Lightning."""
     model = options.get("model_cls", TinyModel)(**options.get("model", {}))
     optimizer = model.configure_optimizers()  # same groups/lrs/momentum; attaches ``model.recorder``
@@ -217,7 +217,7 @@ def check_against_reference(tmp_path: Any, ours: Ours, reference: Reference, opt
     trainer.fit(model)
 
     estimated = trainer.estimated_stepping_batches
-    run = Run(int(estimated), math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
+    run = FitLength(int(estimated), math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches))
     assert run == planned, f"the trainer's run {run} differs from the planned {planned}"
     assert len(model.recorder.lrs) == estimated, "one record per real optimizer step"
 
@@ -243,393 +243,448 @@ def opts(model: dict[str, Any] | None = None, per: str = "step", **trainer: Any)
     return {"model": {**DATA, **(model or {})}, "trainer": {"max_epochs": 6, **trainer}, "per": per}
 
 
+def accumulate3(**trainer: Any) -> dict[str, Any]:
+    """``accumulate_grad_batches=3`` on the 202-sample data (34 optimizer steps per epoch)."""
+    return {**opts(accumulate_grad_batches=3, **trainer), "model": ACCUMULATE}
+
+
+EPOCH = {"interval": "epoch"}
+"""Ours, stepped per epoch (the reference is stepped once per epoch: ``opts(per="epoch")``)."""
+
+
+@dataclass(frozen=True)
+class FromRun:
+    """An argument read, when the row runs, from the run (and, on the reference's side, its optimizer)."""
+
+    read: Callable[[FitLength, Optimizer | None], Any]
+
+
+TOTAL = FromRun(lambda run, opt: run.total_steps)
+EPOCHS = FromRun(lambda run, opt: run.epochs)
+PER_EPOCH = FromRun(lambda run, opt: run.steps_per_epoch)
+GROUP_LRS = FromRun(lambda run, opt: group_lrs(opt))  # the reference's side only
+ONE_CYCLE_RUN = {"max_lr": GROUP_LRS, "total_steps": TOTAL}
+"""What ``OneCycle()`` takes from the optimizer and the trainer and ``OneCycleLR`` must be given."""
+
+
+def resolve(args: dict[str, Any], run: FitLength, opt: Optimizer | None = None) -> dict[str, Any]:
+    return {k: v.read(run, opt) if isinstance(v, FromRun) else v for k, v in args.items()}
+
+
+def row(
+    ours_cls: Callable[..., Callback],
+    reference_cls: Callable[..., Any],
+    args: dict[str, Any],
+    options: dict[str, Any],
+    id: str,
+    *,
+    ours_only: dict[str, Any] | None = None,
+    reference_only: dict[str, Any] | None = None,
+) -> Any:
+    """``ours_cls(**args, **ours_only)`` against ``reference_cls(optimizer, **args, **reference_only)``.
+
+    ``args``: the arguments both take, written once; ``ours_only``: what only ours takes (``monitor``,
+    ``interval``, a duration written as a string); ``reference_only``: what ours reads from the trainer or
+    the optimizer and the reference must be given (a :class:`FromRun`), or the number a string stands for.
+    """
+
+    def ours(run: FitLength) -> Callback:
+        return ours_cls(**resolve(args, run), **resolve(ours_only or {}, run))
+
+    def reference(opt: Optimizer, run: FitLength) -> Any:
+        return reference_cls(opt, **resolve(args, run, opt), **resolve(reference_only or {}, run, opt))
+
+    return pytest.param(ours, reference, options, id=id)
+
+
 CASES = [
     # ---------------------------------------------------------------- OneCycle vs OneCycleLR
-    pytest.param(
-        lambda run: ll.OneCycle(),
-        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps),
-        opts(),
-        id="onecycle-cos-max_lr-none",
-    ),
-    pytest.param(
-        lambda run: ll.OneCycle(
-            max_lr=[0.5, 0.05],
-            total_steps=run.total_steps,
-            pct_start=0.25,
-            anneal_strategy="linear",
-            div_factor=10.0,
-            final_div_factor=100.0,
-        ),
-        lambda opt, run: OneCycleLR(
-            opt,
-            max_lr=[0.5, 0.05],
-            total_steps=run.total_steps,
-            pct_start=0.25,
-            anneal_strategy="linear",
-            div_factor=10.0,
-            final_div_factor=100.0,
-        ),
+    row(ll.OneCycle, OneCycleLR, {}, opts(), "onecycle-cos-max_lr-none", reference_only=ONE_CYCLE_RUN),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {
+            "max_lr": [0.5, 0.05],
+            "total_steps": TOTAL,
+            "pct_start": 0.25,
+            "anneal_strategy": "linear",
+            "div_factor": 10.0,
+            "final_div_factor": 100.0,
+        },
         opts({"groups": 2}),
-        id="onecycle-linear-max_lr-list-2groups",
+        "onecycle-linear-max_lr-list-2groups",
     ),
-    pytest.param(
-        lambda run: ll.OneCycle(three_phase=True, base_momentum=[0.8, 0.85], max_momentum=0.95, pct_start=0.35),
-        lambda opt, run: OneCycleLR(
-            opt,
-            max_lr=group_lrs(opt),
-            total_steps=run.total_steps,
-            three_phase=True,
-            base_momentum=[0.8, 0.85],
-            max_momentum=0.95,
-            pct_start=0.35,
-        ),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {"three_phase": True, "base_momentum": [0.8, 0.85], "max_momentum": 0.95, "pct_start": 0.35},
         opts({"groups": 2}),
-        id="onecycle-three_phase-2groups",
+        "onecycle-three_phase-2groups",
+        reference_only=ONE_CYCLE_RUN,
     ),
-    pytest.param(
-        lambda run: ll.OneCycle(max_lr=0.01, base_momentum=0.8, max_momentum=0.9),
-        lambda opt, run: OneCycleLR(opt, max_lr=0.01, total_steps=run.total_steps, base_momentum=0.8, max_momentum=0.9),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {"max_lr": 0.01, "base_momentum": 0.8, "max_momentum": 0.9},
         opts({"optimizer": "adamw", "lr": 1e-3}),
-        id="onecycle-adamw-betas",
+        "onecycle-adamw-betas",
+        reference_only={"total_steps": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.OneCycle(anneal_strategy="linear", three_phase=True),
-        lambda opt, run: OneCycleLR(
-            opt, max_lr=group_lrs(opt), total_steps=run.total_steps, anneal_strategy="linear", three_phase=True
-        ),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {"anneal_strategy": "linear", "three_phase": True},
         opts({"optimizer": "adamw", "groups": 2}),
-        id="onecycle-adamw-linear-three_phase-2groups",
+        "onecycle-adamw-linear-three_phase-2groups",
+        reference_only=ONE_CYCLE_RUN,
     ),
-    pytest.param(
-        lambda run: ll.OneCycle(),
-        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="onecycle-accumulate3",
-    ),
-    pytest.param(
-        lambda run: ll.OneCycle(pct_start=0.4),
-        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.total_steps, pct_start=0.4),
+    row(ll.OneCycle, OneCycleLR, {}, accumulate3(max_epochs=10), "onecycle-accumulate3", reference_only=ONE_CYCLE_RUN),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {"pct_start": 0.4},
         opts(max_epochs=10, max_steps=450),
-        id="onecycle-max_steps-mid-epoch",
+        "onecycle-max_steps-mid-epoch",
+        reference_only=ONE_CYCLE_RUN,
     ),
-    pytest.param(
-        lambda run: ll.OneCycle(interval="epoch"),
-        lambda opt, run: OneCycleLR(opt, max_lr=group_lrs(opt), total_steps=run.epochs),
+    row(
+        ll.OneCycle,
+        OneCycleLR,
+        {},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="onecycle-epoch",
+        "onecycle-epoch",
+        ours_only=EPOCH,
+        reference_only={"max_lr": GROUP_LRS, "total_steps": EPOCHS},
     ),
     # ---------------------------------------------------------------- Cyclical vs CyclicLR
-    pytest.param(
-        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up=40),
-        lambda opt, run: CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=40),
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 40},
         opts(),
-        id="cyclic-triangular-momentum",
+        "cyclic-triangular-momentum",
     ),
-    pytest.param(
-        lambda run: ll.Cyclical(
-            base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=30, step_size_down=50, mode="triangular2"
-        ),
-        lambda opt, run: CyclicLR(
-            opt, base_lr=[0.01, 0.001], max_lr=[0.1, 0.02], step_size_up=30, step_size_down=50, mode="triangular2"
-        ),
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {
+            "base_lr": [0.01, 0.001],
+            "max_lr": [0.1, 0.02],
+            "step_size_up": 30,
+            "step_size_down": 50,
+            "mode": "triangular2",
+        },
         opts({"groups": 2}),
-        id="cyclic-triangular2-up30-down50-2groups",
+        "cyclic-triangular2-up30-down50-2groups",
     ),
-    pytest.param(
-        lambda run: ll.Cyclical(
-            base_lr=0.01,
-            max_lr=0.2,
-            step_size_up=25,
-            step_size_down=15,
-            mode="exp_range",
-            gamma=0.995,
-            base_momentum=[0.7, 0.75],
-            max_momentum=[0.9, 0.95],
-        ),
-        lambda opt, run: CyclicLR(
-            opt,
-            base_lr=0.01,
-            max_lr=0.2,
-            step_size_up=25,
-            step_size_down=15,
-            mode="exp_range",
-            gamma=0.995,
-            base_momentum=[0.7, 0.75],
-            max_momentum=[0.9, 0.95],
-        ),
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {
+            "base_lr": 0.01,
+            "max_lr": 0.2,
+            "step_size_up": 25,
+            "step_size_down": 15,
+            "mode": "exp_range",
+            "gamma": 0.995,
+            "base_momentum": [0.7, 0.75],
+            "max_momentum": [0.9, 0.95],
+        },
         opts({"groups": 2}),
-        id="cyclic-exp_range-gamma-2groups",
+        "cyclic-exp_range-gamma-2groups",
     ),
-    pytest.param(
-        lambda run: ll.Cyclical(base_lr=1e-4, max_lr=1e-2, step_size_up=35, base_momentum=0.85, max_momentum=0.95),
-        lambda opt, run: CyclicLR(
-            opt, base_lr=1e-4, max_lr=1e-2, step_size_up=35, base_momentum=0.85, max_momentum=0.95
-        ),
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {"base_lr": 1e-4, "max_lr": 1e-2, "step_size_up": 35, "base_momentum": 0.85, "max_momentum": 0.95},
         opts({"optimizer": "adamw"}),
-        id="cyclic-adamw-betas",
+        "cyclic-adamw-betas",
     ),
-    pytest.param(
-        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up=60, step_size_down=20, cycle_momentum=False),
-        lambda opt, run: CyclicLR(
-            opt, base_lr=0.01, max_lr=0.1, step_size_up=60, step_size_down=20, cycle_momentum=False
-        ),
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 60, "step_size_down": 20, "cycle_momentum": False},
         opts({"optimizer": "rmsprop_nomomentum"}),
-        id="cyclic-no-momentum-adagrad",
+        "cyclic-no-momentum-adagrad",
     ),
-    pytest.param(
-        lambda run: ll.Cyclical(base_lr=0.01, max_lr=0.1, step_size_up="1 epoch", mode="triangular2"),
-        lambda opt, run: CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=run.steps_per_epoch, mode="triangular2"),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="cyclic-epoch-string-accumulate3",
+    row(
+        ll.Cyclical,
+        CyclicLR,
+        {"base_lr": 0.01, "max_lr": 0.1, "mode": "triangular2"},
+        accumulate3(max_epochs=10),
+        "cyclic-epoch-string-accumulate3",
+        ours_only={"step_size_up": "1 epoch"},
+        reference_only={"step_size_up": PER_EPOCH},
     ),
     # ---------------------------------------------------------------- CosineAnnealing vs CosineAnnealingLR
     # PyTorch's own (recursive, chainable) CosineAnnealingLR: over these lengths it stays within ~1e-13
     # of the closed form, so no closed-form stand-in is needed.
-    pytest.param(
-        lambda run: ll.CosineAnnealing(),
-        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps),
-        opts(),
-        id="cosine-T_max-none",
-    ),
-    pytest.param(
-        lambda run: ll.CosineAnnealing(T_max=run.total_steps, eta_min=1e-3),
-        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps, eta_min=1e-3),
+    row(ll.CosineAnnealing, CosineAnnealingLR, {}, opts(), "cosine-T_max-none", reference_only={"T_max": TOTAL}),
+    row(
+        ll.CosineAnnealing,
+        CosineAnnealingLR,
+        {"T_max": TOTAL, "eta_min": 1e-3},
         opts({"groups": 2, "optimizer": "adamw"}),
-        id="cosine-T_max-eta_min-2groups",
+        "cosine-T_max-eta_min-2groups",
     ),
-    pytest.param(
-        lambda run: ll.CosineAnnealing(interval="epoch", eta_min=1e-4),
-        lambda opt, run: CosineAnnealingLR(opt, T_max=run.epochs, eta_min=1e-4),
+    row(
+        ll.CosineAnnealing,
+        CosineAnnealingLR,
+        {"eta_min": 1e-4},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="cosine-epoch",
+        "cosine-epoch",
+        ours_only=EPOCH,
+        reference_only={"T_max": EPOCHS},
     ),
-    pytest.param(
-        lambda run: ll.CosineAnnealing(),
-        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="cosine-accumulate3",
+    row(
+        ll.CosineAnnealing,
+        CosineAnnealingLR,
+        {},
+        accumulate3(max_epochs=10),
+        "cosine-accumulate3",
+        reference_only={"T_max": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.CosineAnnealing(eta_min=1e-3),
-        lambda opt, run: CosineAnnealingLR(opt, T_max=run.total_steps, eta_min=1e-3),
+    row(
+        ll.CosineAnnealing,
+        CosineAnnealingLR,
+        {"eta_min": 1e-3},
         opts({"optimizer": "lbfgs", "lr": 0.5}, max_epochs=2),
-        id="cosine-lbfgs",
+        "cosine-lbfgs",
+        reference_only={"T_max": TOTAL},
     ),
     # ---------------------------------------------------------------- CosineRestarts vs CosineAnnealingWarmRestarts
-    pytest.param(
-        lambda run: ll.CosineRestarts(T_0=90),
-        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=90),
-        opts(),
-        id="restarts-T_mult1",
-    ),
-    pytest.param(
-        lambda run: ll.CosineRestarts(T_0=20, T_mult=2, eta_min=1e-3),
-        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=20, T_mult=2, eta_min=1e-3),
+    row(ll.CosineRestarts, CosineAnnealingWarmRestarts, {"T_0": 90}, opts(), "restarts-T_mult1"),
+    row(
+        ll.CosineRestarts,
+        CosineAnnealingWarmRestarts,
+        {"T_0": 20, "T_mult": 2, "eta_min": 1e-3},
         opts({"groups": 2}, max_epochs=7),
-        id="restarts-T_mult2-eta_min-2groups",
+        "restarts-T_mult2-eta_min-2groups",
     ),
-    pytest.param(
-        lambda run: ll.CosineRestarts(T_0="1 epoch", T_mult=2),
-        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=run.steps_per_epoch, T_mult=2),
-        {**opts(max_epochs=8, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="restarts-T_0-epoch-string-accumulate3",
+    row(
+        ll.CosineRestarts,
+        CosineAnnealingWarmRestarts,
+        {"T_mult": 2},
+        accumulate3(max_epochs=8),
+        "restarts-T_0-epoch-string-accumulate3",
+        ours_only={"T_0": "1 epoch"},
+        reference_only={"T_0": PER_EPOCH},
     ),
-    pytest.param(
-        lambda run: ll.CosineRestarts(T_0=3, T_mult=2, eta_min=1e-4, interval="epoch"),
-        lambda opt, run: CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=1e-4),
+    row(
+        ll.CosineRestarts,
+        CosineAnnealingWarmRestarts,
+        {"T_0": 3, "T_mult": 2, "eta_min": 1e-4},
         opts({"n": 80}, per="epoch", max_epochs=16),
-        id="restarts-epoch",
+        "restarts-epoch",
+        ours_only=EPOCH,
     ),
     # ---------------------------------------------------------------- StepDecay vs StepLR
-    pytest.param(
-        lambda run: ll.StepDecay(step_size=70, gamma=0.5),
-        lambda opt, run: StepLR(opt, step_size=70, gamma=0.5),
-        opts({"groups": 2}),
-        id="step",
-    ),
-    pytest.param(
-        lambda run: ll.StepDecay(step_size=2, gamma=0.3, interval="epoch"),
-        lambda opt, run: StepLR(opt, step_size=2, gamma=0.3),
+    row(ll.StepDecay, StepLR, {"step_size": 70, "gamma": 0.5}, opts({"groups": 2}), "step"),
+    row(
+        ll.StepDecay,
+        StepLR,
+        {"step_size": 2, "gamma": 0.3},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="step-epoch",
+        "step-epoch",
+        ours_only=EPOCH,
     ),
-    pytest.param(
-        lambda run: ll.StepDecay(step_size=50, gamma=0.7),
-        lambda opt, run: StepLR(opt, step_size=50, gamma=0.7),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="step-accumulate3",
-    ),
-    pytest.param(
-        lambda run: ll.StepDecay(step_size=3, gamma=0.5, interval="epoch"),
-        lambda opt, run: StepLR(opt, step_size=3, gamma=0.5),
-        {**opts(per="epoch", max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="step-epoch-accumulate3",
+    row(ll.StepDecay, StepLR, {"step_size": 50, "gamma": 0.7}, accumulate3(max_epochs=10), "step-accumulate3"),
+    row(
+        ll.StepDecay,
+        StepLR,
+        {"step_size": 3, "gamma": 0.5},
+        accumulate3(per="epoch", max_epochs=10),
+        "step-epoch-accumulate3",
+        ours_only=EPOCH,
     ),
     # ---------------------------------------------------------------- MultiStepDecay vs MultiStepLR
-    pytest.param(
-        lambda run: ll.MultiStepDecay(milestones=[100, 250, 251, 400], gamma=0.2),
-        lambda opt, run: MultiStepLR(opt, milestones=[100, 250, 251, 400], gamma=0.2),
+    row(
+        ll.MultiStepDecay,
+        MultiStepLR,
+        {"milestones": [100, 250, 251, 400], "gamma": 0.2},
         opts({"optimizer": "adamw", "groups": 2}),
-        id="multistep",
+        "multistep",
     ),
-    pytest.param(
-        lambda run: ll.MultiStepDecay(milestones=["2 epochs", "50%", "5 epochs"], gamma=0.5),
-        lambda opt, run: MultiStepLR(
-            opt, milestones=[2 * run.steps_per_epoch, run.total_steps // 2, 5 * run.steps_per_epoch], gamma=0.5
-        ),
+    row(
+        ll.MultiStepDecay,
+        MultiStepLR,
+        {"gamma": 0.5},
         opts(),
-        id="multistep-epoch-and-fraction-strings",
+        "multistep-epoch-and-fraction-strings",
+        ours_only={"milestones": ["2 epochs", "50%", "5 epochs"]},
+        reference_only={
+            "milestones": FromRun(
+                lambda run, opt: [2 * run.steps_per_epoch, run.total_steps // 2, 5 * run.steps_per_epoch]
+            )
+        },
     ),
-    pytest.param(
-        lambda run: ll.MultiStepDecay(milestones=[2, 5, 7], gamma=0.1, interval="epoch"),
-        lambda opt, run: MultiStepLR(opt, milestones=[2, 5, 7], gamma=0.1),
+    row(
+        ll.MultiStepDecay,
+        MultiStepLR,
+        {"milestones": [2, 5, 7], "gamma": 0.1},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="multistep-epoch",
+        "multistep-epoch",
+        ours_only=EPOCH,
     ),
     # ---------------------------------------------------------------- ExponentialDecay vs ExponentialLR
-    pytest.param(
-        lambda run: ll.ExponentialDecay(gamma=0.995),
-        lambda opt, run: ExponentialLR(opt, gamma=0.995),
-        opts({"groups": 2}),
-        id="exponential",
-    ),
-    pytest.param(
-        lambda run: ll.ExponentialDecay(gamma=0.7, interval="epoch"),
-        lambda opt, run: ExponentialLR(opt, gamma=0.7),
+    row(ll.ExponentialDecay, ExponentialLR, {"gamma": 0.995}, opts({"groups": 2}), "exponential"),
+    row(
+        ll.ExponentialDecay,
+        ExponentialLR,
+        {"gamma": 0.7},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="exponential-epoch",
+        "exponential-epoch",
+        ours_only=EPOCH,
     ),
-    pytest.param(
-        lambda run: ll.ExponentialDecay(gamma=0.99),
-        lambda opt, run: ExponentialLR(opt, gamma=0.99),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="exponential-accumulate3",
-    ),
+    row(ll.ExponentialDecay, ExponentialLR, {"gamma": 0.99}, accumulate3(max_epochs=10), "exponential-accumulate3"),
     # ---------------------------------------------------------------- WarmupLinear / WarmupCosine vs transformers
-    pytest.param(
-        lambda run: ll.WarmupLinear(num_warmup_steps=50),
-        lambda opt, run: transformers_linear(opt, 50, run.total_steps),
+    row(
+        ll.WarmupLinear,
+        transformers_linear,
+        {"num_warmup_steps": 50},
         opts(),
-        id="warmup-linear",
+        "warmup-linear",
+        reference_only={"num_training_steps": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.WarmupLinear(num_warmup_steps="1 epoch", num_training_steps=run.total_steps),
-        lambda opt, run: transformers_linear(opt, run.steps_per_epoch, run.total_steps),
+    row(
+        ll.WarmupLinear,
+        transformers_linear,
+        {"num_training_steps": TOTAL},
         opts({"groups": 2, "optimizer": "adamw"}),
-        id="warmup-linear-epoch-string-explicit-total-2groups",
+        "warmup-linear-epoch-string-explicit-total-2groups",
+        ours_only={"num_warmup_steps": "1 epoch"},
+        reference_only={"num_warmup_steps": PER_EPOCH},
     ),
-    pytest.param(
-        lambda run: ll.WarmupLinear(num_warmup_steps=40),
-        lambda opt, run: transformers_linear(opt, 40, run.total_steps),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="warmup-linear-accumulate3",
+    row(
+        ll.WarmupLinear,
+        transformers_linear,
+        {"num_warmup_steps": 40},
+        accumulate3(max_epochs=10),
+        "warmup-linear-accumulate3",
+        reference_only={"num_training_steps": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.WarmupCosine(num_warmup_steps=60),
-        lambda opt, run: transformers_cosine(opt, 60, run.total_steps),
+    row(
+        ll.WarmupCosine,
+        transformers_cosine,
+        {"num_warmup_steps": 60},
         opts(),
-        id="warmup-cosine",
+        "warmup-cosine",
+        reference_only={"num_training_steps": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.WarmupCosine(num_warmup_steps=37, num_training_steps=run.total_steps, num_cycles=2.0),
-        lambda opt, run: transformers_cosine(opt, 37, run.total_steps, num_cycles=2.0),
+    row(
+        ll.WarmupCosine,
+        transformers_cosine,
+        {"num_warmup_steps": 37, "num_training_steps": TOTAL, "num_cycles": 2.0},
         opts({"groups": 2, "optimizer": "adamw"}),
-        id="warmup-cosine-2cycles-2groups",
+        "warmup-cosine-2cycles-2groups",
     ),
-    pytest.param(
-        lambda run: ll.WarmupCosine(num_warmup_steps=0, num_cycles=0.75),
-        lambda opt, run: transformers_cosine(opt, 0, run.total_steps, num_cycles=0.75),
+    row(
+        ll.WarmupCosine,
+        transformers_cosine,
+        {"num_warmup_steps": 0, "num_cycles": 0.75},
         opts(),
-        id="warmup-cosine-no-warmup-0.75cycles",
+        "warmup-cosine-no-warmup-0.75cycles",
+        reference_only={"num_training_steps": TOTAL},
     ),
-    pytest.param(
-        lambda run: ll.WarmupCosine(num_warmup_steps=25),
-        lambda opt, run: transformers_cosine(opt, 25, run.total_steps),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="warmup-cosine-accumulate3",
+    row(
+        ll.WarmupCosine,
+        transformers_cosine,
+        {"num_warmup_steps": 25},
+        accumulate3(max_epochs=10),
+        "warmup-cosine-accumulate3",
+        reference_only={"num_training_steps": TOTAL},
     ),
     # ---------------------------------------------------------------- WarmupStableDecay vs get_wsd_schedule
     *[
-        pytest.param(
-            lambda run, w=w, d=d: ll.WarmupStableDecay(50, 120, warmup_type=w, decay_type=d),
-            lambda opt, run, w=w, d=d: transformers_wsd(opt, 50, run.total_steps - 170, 120, w, d),
+        row(
+            ll.WarmupStableDecay,
+            transformers_wsd,
+            {"num_warmup_steps": 50, "num_decay_steps": 120, "warmup_type": w, "decay_type": d},
             opts(),
-            id=f"wsd-{w}-warmup-{d}-decay",
+            f"wsd-{w}-warmup-{d}-decay",
+            reference_only={"num_stable_steps": FromRun(lambda run, opt: run.total_steps - 170)},
         )
         for w, d in [("linear", "cosine"), ("cosine", "linear"), ("1-sqrt", "1-sqrt")]
     ],
-    pytest.param(
-        lambda run: ll.WarmupStableDecay(30, "20%", num_stable_steps=410, decay_type="1-sqrt", min_lr_ratio=0.1),
-        lambda opt, run: transformers_wsd(opt, 30, 410, run.total_steps // 5, "linear", "1-sqrt", 0.1),
+    row(
+        ll.WarmupStableDecay,
+        transformers_wsd,
+        {"num_warmup_steps": 30, "num_stable_steps": 410, "decay_type": "1-sqrt", "min_lr_ratio": 0.1},
         opts({"groups": 2, "optimizer": "adamw"}, max_steps=550),
-        id="wsd-explicit-stable-min_lr_ratio-2groups",
+        "wsd-explicit-stable-min_lr_ratio-2groups",
+        ours_only={"num_decay_steps": "20%"},
+        reference_only={"num_decay_steps": FromRun(lambda run, opt: run.total_steps // 5)},
     ),
-    pytest.param(
-        lambda run: ll.WarmupStableDecay("1 epoch", 60, num_stable_steps=200, warmup_type="cosine", min_lr_ratio=0.05),
-        lambda opt, run: transformers_wsd(opt, run.steps_per_epoch, 200, 60, "cosine", "cosine", 0.05),
+    row(
+        ll.WarmupStableDecay,
+        transformers_wsd,
+        {"num_decay_steps": 60, "num_stable_steps": 200, "warmup_type": "cosine", "min_lr_ratio": 0.05},
         opts(),  # 600 steps: warmup + stable + decay = 360, then min_lr_ratio held as transformers does
-        id="wsd-shorter-than-run-holds-min",
+        "wsd-shorter-than-run-holds-min",
+        ours_only={"num_warmup_steps": "1 epoch"},
+        reference_only={"num_warmup_steps": PER_EPOCH},
     ),
-    pytest.param(
-        lambda run: ll.WarmupStableDecay(0, 40, decay_type="linear"),
-        lambda opt, run: transformers_wsd(opt, 0, run.total_steps - 40, 40, "linear", "linear"),
-        {**opts(max_epochs=10, accumulate_grad_batches=3), "model": ACCUMULATE},
-        id="wsd-no-warmup-accumulate3",
+    row(
+        ll.WarmupStableDecay,
+        transformers_wsd,
+        {"num_warmup_steps": 0, "num_decay_steps": 40, "decay_type": "linear"},
+        accumulate3(max_epochs=10),
+        "wsd-no-warmup-accumulate3",
+        reference_only={"num_stable_steps": FromRun(lambda run, opt: run.total_steps - 40)},
     ),
-    pytest.param(
-        lambda run: ll.WarmupStableDecay(1, 3, interval="epoch", decay_type="1-sqrt", min_lr_ratio=0.2),
-        lambda opt, run: transformers_wsd(opt, 1, run.epochs - 4, 3, "linear", "1-sqrt", 0.2),
+    row(
+        ll.WarmupStableDecay,
+        transformers_wsd,
+        {"num_warmup_steps": 1, "num_decay_steps": 3, "decay_type": "1-sqrt", "min_lr_ratio": 0.2},
         opts({"n": 100}, per="epoch", max_epochs=10),
-        id="wsd-epoch",
+        "wsd-epoch",
+        ours_only=EPOCH,
+        reference_only={"num_stable_steps": FromRun(lambda run, opt: run.epochs - 4)},
     ),
     # ---------------------------------------------------------------- ReduceLROnPlateau vs ReduceLROnPlateau
-    pytest.param(
-        lambda run: ll.ReduceLROnPlateau(monitor="train_metric", factor=0.5, patience=2),
-        lambda opt, run: ReduceLROnPlateau(opt, factor=0.5, patience=2),
+    row(
+        ll.ReduceLROnPlateau,
+        ReduceLROnPlateau,
+        {"factor": 0.5, "patience": 2},
         {
             "model_cls": TrainMetricModel,
             "model": {"n": 40, "batch_size": 2, "metrics": TRAIN_METRIC},
             "trainer": {"max_epochs": PLATEAU_EPOCHS},
         },
-        id="plateau-train-metric",
+        "plateau-train-metric",
+        ours_only={"monitor": "train_metric"},
     ),
-    pytest.param(
-        lambda run: ll.ReduceLROnPlateau(
-            monitor="val_metric",
-            mode="max",
-            factor=0.3,
-            patience=1,
-            threshold=1 / 32,
-            threshold_mode="abs",
-            cooldown=2,
-            min_lr=[2e-3, 1e-4],
-        ),
-        lambda opt, run: ReduceLROnPlateau(
-            opt,
-            mode="max",
-            factor=0.3,
-            patience=1,
-            threshold=1 / 32,
-            threshold_mode="abs",
-            cooldown=2,
-            min_lr=[2e-3, 1e-4],
-        ),
+    row(
+        ll.ReduceLROnPlateau,
+        ReduceLROnPlateau,
+        {
+            "mode": "max",
+            "factor": 0.3,
+            "patience": 1,
+            "threshold": 1 / 32,
+            "threshold_mode": "abs",
+            "cooldown": 2,
+            "min_lr": [2e-3, 1e-4],
+        },
         {
             "model_cls": ValMetricModel,
             "model": {"n": 40, "batch_size": 2, "groups": 2, "metrics": VAL_METRIC},
             "trainer": {"max_epochs": PLATEAU_EPOCHS},
         },
-        id="plateau-val-metric-max-abs-cooldown-min_lr-2groups",
+        "plateau-val-metric-max-abs-cooldown-min_lr-2groups",
+        ours_only={"monitor": "val_metric"},
     ),
-    pytest.param(
-        lambda run: ll.ReduceLROnPlateau(monitor="train_metric", factor=0.2, patience=1, min_lr=1e-4),
-        lambda opt, run: ReduceLROnPlateau(opt, factor=0.2, patience=1, min_lr=1e-4),
+    row(
+        ll.ReduceLROnPlateau,
+        ReduceLROnPlateau,
+        {"factor": 0.2, "patience": 1, "min_lr": 1e-4},
         {
             "model_cls": TrainMetricModel,
             "model": {"n": 62, "batch_size": 2, "optimizer": "adamw", "metrics": ACC_METRIC},
             "trainer": {"max_epochs": PLATEAU_EPOCHS, "accumulate_grad_batches": 3},
         },
-        id="plateau-accumulate3-adamw-min_lr",
+        "plateau-accumulate3-adamw-min_lr",
+        ours_only={"monitor": "train_metric"},
     ),
 ]
 
