@@ -169,15 +169,16 @@ class OptimizerPlan:
         """Write every group's values at the plan's clock ``at``, evaluating each distinct schedule once."""
         values: dict[int, float] = {}
         for g in self.groups:
-            shape = values.get(id(g.shape))
+            schedule = g.shape
+            shape = values.get(id(schedule))
             if shape is None:
-                shape = values[id(g.shape)] = g.shape(at)
-            momentum = None
+                shape = values[id(schedule)] = schedule(at)
+            beta: float | None = None
             if g.momentum is not None:
-                momentum = values.get(id(g.momentum))
-                if momentum is None:
-                    momentum = values[id(g.momentum)] = g.momentum(at)
-            g.write(g.value_of(shape), momentum)
+                beta = values.get(id(g.momentum))
+                if beta is None:
+                    beta = values[id(g.momentum)] = g.momentum(at)
+            g.write(g.value_of(shape), beta)
 
     def joiner(self, group: dict[str, Any], ratio: float) -> GroupPlan:
         """The plan of a group added mid-run: ``ratio`` x the first group's value, its momentum schedule too."""

@@ -22,6 +22,7 @@ from lightning_lr.schedules.base import (
     clock_units,
     duration_field,
 )
+from lightning_lr.schedules.durations import is_clock_units
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,20 @@ class _Interpolation(Schedule):
         check_real("start", self.start)
         check_real("end", self.end)
         check_duration("duration", self.duration, none="fill")
+        resolved = self.duration is not None and is_clock_units(self.duration)
+        object.__setattr__(self, "_units", float(self.duration) if resolved else None)  # type: ignore[arg-type]
 
     def _shape(self, progress: float) -> float:
         """Value at ``progress`` in ``[0, 1]``."""
         raise NotImplementedError
 
     def __call__(self, t: float) -> float:
-        d = clock_units(self.duration, self)
+        d = self._units  # type: ignore[attr-defined]  # the resolved duration, read on every step
+        if d is None:
+            d = clock_units(self.duration, self)  # raises: not resolved
         if t >= d:
             return self.end
-        return self._shape(max(t, 0.0) / d)
+        return self._shape((t if t > 0.0 else 0.0) / d)
 
     @property
     def length(self) -> float:
