@@ -364,7 +364,9 @@ def save(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | No
             kept = {r["summary"]["task"]: r for r in old["tasks"]} | fresh
             results = [kept[t.name] for t in TASKS if t.name in kept]
     m = m or machine()
-    write_results("finder", {"seeds": seeds, "tasks": results, "machine": m}, table(results, seeds, m), allow_nan=True)
+    write_results(
+        "finder", {"seeds": seeds, "tasks": results, "machine": m}, table(results, seeds, m), DOCS, allow_nan=True
+    )
     images = REPO / "docs" / "images"
     for r in results:
         if r["summary"]["task"] == "digits-mlp":

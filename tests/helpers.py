@@ -219,6 +219,8 @@ class CrashAtEvent(pl.Callback):
 
 @dataclass
 class Segment:
+    """What one fit of :func:`fit_segment` recorded: its callback, LRs, momenta, events, and the checkpoint."""
+
     callback: ScheduleCallback
     lrs: list[list[float]]
     momenta: list[list[float | None]]
