@@ -146,6 +146,9 @@ class OptimizerPlan:
     warned_past_end: bool = False
     joined: bool = False  # some groups joined mid-run: check them at every step
     absolute: bool = False  # every group gets the same values: a joined group too, at ratio 1
+    _slots: tuple[list[Schedule], list[tuple[GroupPlan, int, int]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def steps(self) -> int:
@@ -167,18 +170,28 @@ class OptimizerPlan:
 
     def write_values(self, at: float) -> None:
         """Write every group's values at the plan's clock ``at``, evaluating each distinct schedule once."""
-        values: dict[int, float] = {}
-        for g in self.groups:
-            schedule = g.shape
-            shape = values.get(id(schedule))
-            if shape is None:
-                shape = values[id(schedule)] = schedule(at)
-            beta: float | None = None
-            if g.momentum is not None:
-                beta = values.get(id(g.momentum))
-                if beta is None:
-                    beta = values[id(g.momentum)] = g.momentum(at)
-            g.write(g.value_of(shape), beta)
+        schedules, slots = self._layout()
+        values = [schedule(at) for schedule in schedules]
+        for g, lr, momentum in slots:
+            g.write(g.value_of(values[lr]), None if momentum < 0 else values[momentum])
+
+    def _layout(self) -> tuple[list[Schedule], list[tuple[GroupPlan, int, int]]]:
+        """The distinct schedule objects of the groups, and each group's index into them (-1: no momentum);
+        made again when groups join (a group's schedules never change once planned)."""
+        if self._slots is None or len(self._slots[1]) != len(self.groups):
+            index: dict[int, int] = {}
+            schedules: list[Schedule] = []
+
+            def slot(schedule: Schedule | None) -> int:
+                if schedule is None:
+                    return -1
+                if id(schedule) not in index:
+                    index[id(schedule)] = len(schedules)
+                    schedules.append(schedule)
+                return index[id(schedule)]
+
+            self._slots = (schedules, [(g, slot(g.shape), slot(g.momentum)) for g in self.groups])
+        return self._slots
 
     def joiner(self, group: dict[str, Any], ratio: float) -> GroupPlan:
         """The plan of a group added mid-run: ``ratio`` x the first group's value, its momentum schedule too."""
