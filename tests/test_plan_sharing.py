@@ -36,6 +36,8 @@ SHARING: list[Any] = [
     pytest.param(lambda: ll.LRScheduler(Join((Linear(1.0, 0.3, 40), Cosine(0.3, 0.01)))), id="LRScheduler"),
     pytest.param(lambda: ll.CosineAnnealing(), id="CosineAnnealing"),
     pytest.param(lambda: ll.CosineAnnealing(T_max="10 epochs"), id="CosineAnnealing-T_max-epochs"),
+    pytest.param(lambda: ll.CosineRestarts(T_0=11, T_mult=1.5, peak_decay=0.7), id="CosineRestarts"),
+    pytest.param(lambda: ll.CosineRestarts(T_0="2 epochs", cycle_warmup=3), id="CosineRestarts-cycle_warmup"),
     pytest.param(lambda: ll.StepDecay(7, gamma=0.37), id="StepDecay"),
     pytest.param(lambda: ll.MultiStepDecay([5, "50%", 90], gamma=0.3), id="MultiStepDecay"),
     pytest.param(lambda: ll.ExponentialDecay(gamma=0.97), id="ExponentialDecay"),
@@ -68,6 +70,7 @@ UNSHARED: list[Any] = [
     pytest.param(lambda: ll.OneCycle(), id="OneCycle"),
     pytest.param(lambda: ll.WarmupLinear(num_warmup_steps=10), id="WarmupLinear"),
     pytest.param(lambda: ll.CosineAnnealing(eta_min=1e-4), id="CosineAnnealing-eta_min"),
+    pytest.param(lambda: ll.CosineRestarts(T_0=10, eta_min=1e-4), id="CosineRestarts-eta_min"),
     pytest.param(lambda: ll.CosineAnnealing(warmup=10), id="CosineAnnealing-warmup"),
     pytest.param(lambda: ll.StepDecay(7, warmup="10%", warmup_start_factor=0.1), id="StepDecay-warmup"),
 ]

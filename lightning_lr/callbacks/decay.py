@@ -110,6 +110,10 @@ class CosineRestarts(ScheduleCallback):
         if self.cycle_warmup.unit == self.T_0.unit and self.cycle_warmup.amount >= self.T_0.amount:
             raise ValueError(f"`cycle_warmup` ({cycle_warmup!r}) must be shorter than `T_0` ({T_0!r}).")
 
+    @property
+    def lr_scales_with_base(self) -> bool:
+        return self.eta_min == 0.0
+
     def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
         return cosine_restarts(
             base_lr,
