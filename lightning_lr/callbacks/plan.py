@@ -53,11 +53,14 @@ class GroupPlan:
     floor: float = -math.inf  # ReduceLROnPlateau's min_lr
     written: float = math.nan  # the value a joined group was last given (another writer changes it)
 
+    def unratioed(self, shape_value: float) -> float:
+        """The value for the shape's value ``shape_value`` before the ratio and the floor: :math:`c f s`."""
+        value = self.scale * shape_value
+        return value if self.factor == 1.0 else self.factor * value
+
     def value_of(self, shape_value: float) -> float:
         """The group's value for its shape's value ``shape_value``."""
-        value = self.scale * shape_value
-        if self.factor != 1.0:
-            value = self.factor * value
+        value = self.unratioed(shape_value)
         if self.ratio is not None:
             value = self.ratio * value
         return self.floor if value < self.floor else value
@@ -218,12 +221,12 @@ class OptimizerPlan:
         first = self.groups[0]
         shape = first.shape(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
         for g in self.groups:
-            reference = g.scale * g.factor * shape  # a joined group's value but for its ratio
+            reference = g.unratioed(shape)  # a joined group's value but for its ratio
             if g.ratio is not None and not self.absolute and float(g.group[g.key]) != g.written and reference > 0:
                 g.ratio = float(g.group[g.key]) / reference
                 self.applied_at = -1.0
         added = []
-        reference = first.scale * first.factor * shape
+        reference = first.unratioed(shape)
         for group in self.optimizer.param_groups[len(self.groups) :]:
             value = float(group.get(first.key, math.nan))
             ratio = value / reference if reference > 0 and not self.absolute and math.isfinite(value) else 1.0
