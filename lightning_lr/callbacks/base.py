@@ -255,11 +255,11 @@ class ScheduleCallback(Callback):
         self._reporter.after_batch(trainer, outputs)
 
     def current_values(self) -> dict[str, float]:
-        """The LR (and momentum, where this callback sets it) of every managed group, by series name."""
+        """Each managed group's LR (or the key it sets) and momentum (where it sets it), by series name."""
         values: dict[str, float] = {}
         for plan, names in zip(self._plans, self._names):
             for g, name in zip(plan.groups, names):
-                values[name] = float(g.group["lr"])
+                values[name] = float(g.group[g.key])
                 momentum = g.current_momentum()
                 if momentum is not None:
                     values[f"{name}-momentum"] = momentum

@@ -106,13 +106,5 @@ class HyperparameterScheduler(ScheduleCallback):
         plan.absolute = not self.relative
         return plan
 
-    def current_values(self) -> dict[str, float]:
-        """The value of ``key`` in every managed group, by ``LearningRateMonitor``'s series name."""
-        return {
-            name: float(g.group[self.key])
-            for plan, names in zip(self._plans, self._names)
-            for g, name in zip(plan.groups, names)
-        }
-
     def __repr__(self) -> str:
         return f"HyperparameterScheduler(key={self.key!r}, schedule={self.schedule!r}, relative={self.relative})"
