@@ -35,12 +35,10 @@ import json
 import math
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.tuner import Tuner
@@ -50,35 +48,28 @@ if str(REPO) not in sys.path:  # runnable as `python benchmarks/finder.py` witho
     sys.path.insert(0, str(REPO))
 
 from benchmarks.finder_tasks import TASKS, Task  # noqa: E402
-from benchmarks.report import DOCS, machine, machine_line, markdown_table, quiet_lightning, write_results  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    DOCS,
+    machine,
+    machine_line,
+    markdown_table,
+    quiet_lightning,
+    quiet_trainer,
+    write_results,
+)
 from lightning_lr import Cyclical, OneCycle  # noqa: E402
 from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
 TARGET_SCORE, TARGET_COST = 0.97, 0.10
 GRID = [float(v) for v in np.logspace(-4, 0, 12)]
-SCRATCH = tempfile.mkdtemp(prefix="finder-bench-")  # Lightning's lr_find writes a temporary checkpoint here
 mean = statistics.fmean
-
-
-def trainer(epochs: int, callbacks: list[Any] | None = None) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=epochs,
-        default_root_dir=SCRATCH,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-    )
 
 
 def fit(task: Task, lr: float, seed: int, callbacks: list[Any] | None = None) -> tuple[float, float]:
     """The score after the budget and the wall time of the fit."""
     model = task.build(lr, seed)
     start = time.perf_counter()
-    trainer(task.epochs, callbacks).fit(model)
+    quiet_trainer(task.epochs, callbacks).fit(model)
     return task.score(model), time.perf_counter() - start
 
 
@@ -112,7 +103,7 @@ def run_point(task: Task, seed: int, runner: Runner) -> dict[str, Any]:
     }
     model = task.build(0.01, seed)
     start = time.perf_counter()
-    found = Tuner(trainer(task.epochs)).lr_find(model)
+    found = Tuner(quiet_trainer(task.epochs)).lr_find(model)
     pl_s = time.perf_counter() - start
     pl_lr = found.suggestion() if found is not None else None
     return {

@@ -36,7 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/finder.py` without installing
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import DOCS, machine, machine_line, markdown_table, quiet_lightning, write_results  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    DOCS,
+    machine,
+    machine_line,
+    markdown_table,
+    quiet_lightning,
+    quiet_trainer,
+    write_results,
+)
 from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
 mean = statistics.fmean
@@ -114,19 +122,6 @@ class MLP(pl.LightningModule):
         return DataLoader(self.train_set, batch_size=self.setup_.batch, shuffle=True, generator=order)
 
 
-def trainer(epochs: int, callbacks: list[Any] | None = None) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-    )
-
-
 class Task:
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
@@ -143,7 +138,7 @@ class Task:
             return 0.0, 0.0
         model = MLP(self.setup, self.train_set, lr, seed)
         start = time.perf_counter()
-        trainer(self.setup.epochs).fit(model)
+        quiet_trainer(self.setup.epochs).fit(model)
         return self.accuracy(model), time.perf_counter() - start
 
     def finder(self, seed: int) -> tuple[FinderResult, float, float]:
@@ -151,7 +146,7 @@ class Task:
         model = MLP(self.setup, self.train_set, 0.01, seed)
         finder = LRFinder()
         start = time.perf_counter()
-        trainer(self.setup.epochs, [finder]).fit(model)
+        quiet_trainer(self.setup.epochs, [finder]).fit(model)
         assert finder.result is not None
         return finder.result, self.accuracy(model), time.perf_counter() - start
 
@@ -159,7 +154,7 @@ class Task:
         """Lightning's own finder with its defaults: its suggestion and the test's wall time."""
         model = MLP(self.setup, self.train_set, 0.01, seed)
         start = time.perf_counter()
-        found = Tuner(trainer(self.setup.epochs)).lr_find(model)
+        found = Tuner(quiet_trainer(self.setup.epochs)).lr_find(model)
         seconds = time.perf_counter() - start
         return (found.suggestion() if found is not None else None), seconds
 
