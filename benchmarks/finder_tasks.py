@@ -3,14 +3,18 @@
 Every task trains for a fixed budget of epochs at the LR (or LR schedule) it is given and returns a
 score where higher is better: accuracy for classification, R^2 for regression. Data comes with
 scikit-learn (digits, diabetes) or is generated offline by the ``mnist1d`` package (MNIST-1D:
-4,000 train / 1,000 test sequences of length 40, 10 classes).
+4,000 train / 1,000 test sequences of length 40, 10 classes). :data:`CHAR_LM` (not in :data:`TASKS`)
+is a small character-level transformer trained on Python's own standard library source; its score
+is the next-character accuracy on a file it never trained on.
 """
 
 from __future__ import annotations
 
 import functools
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -113,6 +117,57 @@ class GRUClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
+LM_TRAIN_FILES = ("argparse.py", "dataclasses.py", "functools.py", "inspect.py", "pathlib.py", "typing.py")
+LM_TEST_FILE = "textwrap.py"
+LM_CONTEXT = 64
+LM_VOCAB = 128  # ASCII; any other character is read as 0 (NUL never occurs in these files)
+
+
+def _ascii_codes(text: str) -> torch.Tensor:
+    codes = torch.tensor(list(text.encode("ascii", errors="replace")), dtype=torch.long)
+    return torch.where(codes < LM_VOCAB, codes, torch.zeros_like(codes))
+
+
+def _windows(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-overlapping windows of ``LM_CONTEXT`` characters and the next character of each position."""
+    n = (len(codes) - 1) // LM_CONTEXT
+    x = codes[: n * LM_CONTEXT].reshape(n, LM_CONTEXT)
+    y = codes[1 : n * LM_CONTEXT + 1].reshape(n, LM_CONTEXT)
+    return x, y
+
+
+@functools.cache
+def stdlib_text() -> Data:
+    """Python's own standard library source (``sysconfig.get_paths()["stdlib"]``): six modules to train on,
+    ``textwrap.py`` to test on, as windows of 64 ASCII codes and the next code of each position."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    train = _windows(_ascii_codes("\n".join((root / name).read_text() for name in LM_TRAIN_FILES)))
+    x_test, y_test = _windows(_ascii_codes((root / LM_TEST_FILE).read_text()))
+    return TensorDataset(*train), x_test, y_test
+
+
+class CharTransformer(nn.Module):
+    """A causal transformer over characters: embedding + learned positions, pre-norm layers, a linear head.
+
+    Returns the logits of every position flattened to ``(batch * context, vocab)``.
+    """
+
+    def __init__(self, width: int = 64, layers: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(LM_VOCAB, width)
+        self.position = nn.Parameter(0.02 * torch.randn(LM_CONTEXT, width))
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, LM_VOCAB)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(LM_CONTEXT), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x) + self.position[: x.shape[1]]
+        h = self.blocks(h, mask=self.mask[: x.shape[1], : x.shape[1]], is_causal=True)
+        return self.head(self.norm(h)).reshape(-1, LM_VOCAB)
+
+
 @dataclass(frozen=True)
 class Task:
     """One benchmark task; ``name`` also names its rows in the tables."""
@@ -141,7 +196,7 @@ class Task:
             out = module.net(x)
         if self.loss.startswith("MSE"):
             return float(1.0 - ((out - y) ** 2).sum() / ((y - y.mean()) ** 2).sum())  # R^2
-        return float((out.argmax(1) == y).float().mean())
+        return float((out.argmax(1) == y.reshape(-1)).float().mean())
 
 
 class Module(pl.LightningModule):
@@ -154,7 +209,7 @@ class Module(pl.LightningModule):
         out = self.net(x)
         if self.task.loss.startswith("MSE"):
             return nn.functional.mse_loss(out, y)
-        return nn.functional.cross_entropy(out, y)
+        return nn.functional.cross_entropy(out, y.reshape(-1))  # a language model's targets: one per position
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         name, params = self.task.optimizer, self.parameters()
@@ -180,3 +235,6 @@ TASKS = [  # cheapest first: a partial run still writes the tasks it finished
     Task("mnist1d-cnn", "1-D CNN 3 conv", "SGD momentum 0.9", "cross-entropy", mnist1d, CNN1D, 64, 4),
     Task("mnist1d-gru", "GRU 32", "Adam", "cross-entropy", mnist1d, GRUClassifier, 128, 3),
 ]
+CHAR_LM = Task("charlm", "char transformer 2x64", "AdamW", "cross-entropy (score: next-char accuracy)", stdlib_text,
+               CharTransformer, 32, 1)
+"""The held-out task of ``benchmarks/tuning_free.py``: Python's stdlib source, one epoch."""

@@ -18,8 +18,9 @@ from lightning_lr.checks import (
     check_real,
     check_state_version,
 )
+from lightning_lr.finder.probes import choose_lr
 from lightning_lr.finder.result import FinderResult
-from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, run_range_test, set_lr
+from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, set_lr
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 
@@ -101,7 +102,7 @@ class LRFinder(Callback):
         self,
         min_lr: float = 1e-8,
         max_lr: float = 1.0,
-        num_training_steps: int = 100,
+        num_training_steps: int | None = None,
         mode: Mode = "exponential",
         early_stop_threshold: float | None = 4.0,
         smoothing: float = 0.98,
@@ -110,14 +111,16 @@ class LRFinder(Callback):
         monitor: str | None = None,
         val_batches: int = 2,
         rerun_on_continue: bool = False,
+        confirm: bool = True,
+        probe_steps: int | None = None,
     ) -> None:
         min_lr = check_positive("min_lr", min_lr)
         max_lr = check_positive("max_lr", max_lr)
         if max_lr <= min_lr:
             raise ValueError(f"`max_lr` ({max_lr!r}) must be greater than `min_lr` ({min_lr!r}).")
-        steps = check_positive_int("num_training_steps", num_training_steps)
-        if steps < 2:
-            raise ValueError(f"`num_training_steps` must be an int >= 2, got {num_training_steps!r}.")
+        steps = None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
+        if steps is not None and steps < 2:
+            raise ValueError(f"`num_training_steps` must be None or an int >= 2, got {num_training_steps!r}.")
         threshold = None
         if early_stop_threshold is not None:
             threshold = check_real("early_stop_threshold", early_stop_threshold)
@@ -141,6 +144,8 @@ class LRFinder(Callback):
             suggestion=check_choice("suggestion", suggestion, METHODS),  # type: ignore[arg-type]
             monitor=monitor,
             val_batches=check_positive_int("val_batches", val_batches),
+            confirm=check_bool("confirm", confirm),
+            probe_steps=None if probe_steps is None else check_positive_int("probe_steps", probe_steps),
         )
         self.apply = check_bool("apply", apply)
         self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
@@ -231,7 +236,7 @@ class LRFinder(Callback):
         check_strategy(trainer.strategy)
         if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
             return
-        result = run_range_test(trainer, pl_module, self.config, self._val_source)
+        result = choose_lr(trainer, pl_module, self.config, self._val_source)
         self.result = result
         if trainer.is_global_zero:
             self._log(trainer, result)
@@ -288,6 +293,8 @@ class LRFinder(Callback):
             for i, (lr, loss, smoothed) in enumerate(zip(result.lrs, result.losses, result.smoothed_losses)):
                 metrics = {"lr_finder/lr": lr, "lr_finder/loss": loss, "lr_finder/smoothed_loss": smoothed}
                 logger.log_metrics(metrics, step=i)
+            for i, probe in enumerate(result.probes):
+                logger.log_metrics({"lr_finder/probe_lr": probe.lr, "lr_finder/probe_score": probe.score}, step=i)
             if result.suggestion is not None:
                 logger.log_metrics({"lr_finder/suggestion": result.suggestion}, step=0)
         if tensorboard_writers(trainer) and result.lrs:
