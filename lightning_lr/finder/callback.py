@@ -28,14 +28,25 @@ STATE_VERSION = 1
 
 
 class LRFinder(Callback):
-    r"""LR range test at the start of fit; its suggestion becomes the optimizer's LR.
+    r"""LR range test at the start of fit, confirmed by short probes; the pick becomes the optimizer's LR.
 
     In ``on_fit_start`` the callback raises the LR from ``min_lr`` to ``max_lr`` over
     ``num_training_steps`` optimizer steps on the training data, records the loss of each step,
     then puts the model, the optimizers, the LR schedulers and the RNG states back exactly as they
     were (bit for bit, also when the loss diverges or a step raises) and picks an LR from the curve.
-    The test runs its own small loop (``training_step``, backward, ``optimizer.step``): no hook of
-    another callback runs and no loop counter moves, so training then starts from the original state.
+    With ``confirm=True`` (the default) a short search then probes LRs around that pick: each probe
+    trains ``probe_steps`` optimizer steps at one constant LR from the same restored weights on the
+    same batches and is scored by its loss at the end (the mean loss of its last quarter of steps, or
+    the ``monitor`` metric after it); the best probe's LR is the suggestion, and everything is restored
+    again. The test and the probes run their own small loop (``training_step``, backward,
+    ``optimizer.step``): no hook of another callback runs and no loop counter moves, so training then
+    starts from the original state.
+
+    The steps spent choosing are sized from the run's length :math:`T` (its optimizer steps): at
+    most :math:`T/2` in all, a range test of :math:`\min(100, \lfloor T/2 \rfloor)` points when the
+    run is too short for probes (:math:`T < 200`), else up to 4 probes of :math:`\lfloor 0.075\,T
+    \rfloor` steps and the rest (at most 100 points) for the range test (see
+    :func:`~lightning_lr.finder.budget.plan_budget`; ``num_training_steps`` and ``probe_steps`` fix them).
 
     .. math::
 
@@ -70,7 +81,8 @@ class LRFinder(Callback):
     Args:
         min_lr: LR of the first point (> 0).
         max_lr: LR of the last point (> ``min_lr``).
-        num_training_steps: Number of points (optimizer steps), >= 2.
+        num_training_steps: Number of points (optimizer steps) of the range test, >= 2; ``None`` (default): sized
+            from the run's length, as above.
         mode: ``"exponential"`` (even in log-LR; the usual choice) or ``"linear"``.
         early_stop_threshold: Stop when the smoothed loss exceeds this multiple (> 1) of its best;
             ``None``: only a NaN/inf loss stops the test.
@@ -84,6 +96,10 @@ class LRFinder(Callback):
         val_batches: Validation batches per point when ``monitor`` is set.
         rerun_on_continue: A further ``trainer.fit`` on the same Trainer continues training (like a resume
             from a checkpoint): the test is not run again on the trained weights unless this is ``True``.
+        confirm: Confirm the curve's pick with probes (default). ``False``: the ``suggestion`` rule alone decides
+            from the curve (the single-curve finder).
+        probe_steps: Optimizer steps of each probe, >= 1; ``None`` (default): sized from the run's length. An
+            explicit value that makes the probes longer than the run raises ``ValueError`` at fit start.
 
     Attributes:
         result: The :class:`FinderResult` of the last test (``None`` before). Under
@@ -93,6 +109,8 @@ class LRFinder(Callback):
     Example:
         >>> from lightning.pytorch import Trainer
         >>> from lightning_lr import OneCycle
+        >>> LRFinder().config.confirm, LRFinder(confirm=False, suggestion="steepest").config.suggestion
+        (True, 'steepest')
         >>> finder = LRFinder(num_training_steps=50)
         >>> trainer = Trainer(max_epochs=3, callbacks=[finder, OneCycle()], logger=False)
         >>> # trainer.fit(model); finder.result.suggestion is then OneCycle's peak LR

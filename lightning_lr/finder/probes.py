@@ -216,10 +216,14 @@ def choose_lr(
     if config.monitor is not None:
         validator = Validator(trainer, pl_module, config.monitor, config.val_batches, Recorder())
         validator.source = val_source
+    note = _cycle_note(trainer, pl_module, budget.probe_steps) or budget.note
+    if note is not None:
+        rank_zero_info(f"LRFinder: {note}.")
     probes = search(trainer, pl_module, loaders, result.suggestion, (config.min_lr, high), budget, validator)
     decided = None
     if trainer.is_global_zero:
         decided = pick(copy.copy(result), probes, budget.probe_steps)
+        decided.probe_note = note
         decided.seconds = time.perf_counter() - start
     final: FinderResult | None = trainer.strategy.broadcast(decided, src=0)
     if final is None:  # pragma: no cover - rank 0 always has a result
@@ -227,11 +231,24 @@ def choose_lr(
     return final
 
 
+def _cycle_note(trainer: pl.Trainer, pl_module: pl.LightningModule, steps: int) -> str | None:
+    """Say so when a probe needs more batches than an epoch has: it then passes over the loader again."""
+    per_step = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+    batches = float(trainer.num_training_batches)
+    if not math.isfinite(batches) or steps * per_step <= batches:
+        return None
+    return (
+        f"a probe takes {steps * per_step} batches but an epoch has {int(batches)}: each probe passes over the train "
+        "data more than once (a new pass from the same RNG states, so every probe sees the same batches)"
+    )
+
+
 def _warn_over_half(budget: Budget) -> None:
-    if budget.run_steps is not None and budget.total > budget.run_steps / 2:
+    """Only ``probe_steps`` given by the user can take the probes over half of the run: say so."""
+    if budget.probe_steps and budget.run_steps is not None and budget.total > budget.run_steps / 2:
         warnings.warn(
             f"LRFinder spends up to {budget.total} optimizer steps choosing ({budget.range_points}-point range test + "
-            f"{budget.candidates} probes of {budget.probe_steps}), more than half of the run ({budget.run_steps:g}); "
-            "it is what `num_training_steps`/`probe_steps` ask for. Leave them unset to size them from the run.",
+            f"{budget.candidates} probes of {budget.probe_steps}), more than half of the run ({budget.run_steps:g}), "
+            "as `probe_steps` asks. Leave it unset to size the probes from the run.",
             stacklevel=3,
         )

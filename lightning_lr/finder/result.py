@@ -62,7 +62,8 @@ class FinderResult:
         probe_steps: Optimizer steps of each probe (0: none ran).
         curve_lr: The curve rule's suggestion, around which the probes were placed (``None`` without probes).
         run_steps: The run's length in optimizer steps that the budget was taken from (``None``: unknown).
-        probe_note: Why no probes ran, when the finder was asked for them.
+        probe_note: Why no probes ran when the finder was asked for them, or a caveat about those that ran (a
+            loader shorter than a probe, an unknown run length).
 
     Example:
         >>> import math
@@ -186,9 +187,12 @@ class FinderResult:
         skipped = f" No probes: {self.probe_note}." if self.probe_note else ""
         if self.suggestion is not None and self.rule == "probes":
             curve = "divergence" if self.reason else self.method
+            caveat = f" Note: {self.probe_note}." if self.probe_note else ""
+            count = f"{len(self.probes)} probe{'s' * (len(self.probes) != 1)}"
             return (
-                f"suggested lr={self.suggestion:.4g} (the best of {len(self.probes)} probes of {self.probe_steps} "
+                f"suggested lr={self.suggestion:.4g} (the best of {count} of {self.probe_steps} "
                 f"steps around the {curve} rule's {self.curve_lr:.4g}: {self.probe_summary()}; range test: {points})."
+                + caveat
             )
         if self.suggestion is not None:
             note = f" Note: {self.note}" if self.note else ""
