@@ -9,8 +9,10 @@ Every arm trains the same small 1-D CNN (4 convolutions with batch norm, ~7k par
 paper's optimizer and batch: Adam, batch 100, no weight decay, inside a real ``lightning.pytorch.Trainer``
 (CPU, no logger, no checkpointing). Only the LR callback differs. The configured LR is the paper's
 ``1e-2`` (``PEAK_LR``) in every arm: the peak (or base) of every schedule, picked before any run.
-A small grid of constant LRs gives the baseline its best value; the finder-fed arms (``LRFinder`` +
-``OneCycle``, ``LRFinder`` + ``CosineAnnealing``) take their peak from the LR range test instead.
+A small grid of constant LRs gives the baseline its best value; the finder-fed arms take their peak from
+the LR finder instead: the single-curve finder (``LRFinder(confirm=False)``, a 100-step range test) before
+``OneCycle`` and ``CosineAnnealing``, and the default ``LRFinder()`` (range test and probes sized from
+the run) before ``OneCycle``.
 
 Data: the last 500 of the 4,000 training sequences are held out for validation (the generator has
 already shuffled them), 3,500 train. A probe callback measures the validation accuracy every
@@ -97,7 +99,7 @@ PROBE_EVERY = 10  # optimizer steps between validation-accuracy probes
 THRESHOLDS = (0.90, 0.94)
 GRID = (1e-3, 3e-3, 1e-2, 3e-2)  # constant-LR grid (1e-2 is the baseline)
 BASELINE = "Constant"
-FINDER_STEPS = 100  # LRFinder's default; --finder-steps (and --quick) change it
+FINDER_STEPS = 100  # the single-curve finder arms' range test; --finder-steps (and --quick) change it
 PAPER_CNN = 0.94  # Greydanus & Kobak, CNN test accuracy (Adam 1e-2, batch 100, 6,000+ steps)
 
 
@@ -152,12 +154,19 @@ ARMS: dict[str, Arm] = {
         "peak, 1-sqrt cooldown over the last 20%",
     ),
     "LRFinder + OneCycle": Arm(
-        lambda: [LRFinder(num_training_steps=FINDER_STEPS), OneCycle()],
-        "`LRFinder()` (defaults: 1e-8..1, 100 steps, valley) then `OneCycle()`",
+        lambda: [LRFinder(confirm=False, num_training_steps=FINDER_STEPS), OneCycle()],
+        "`LRFinder(confirm=False, num_training_steps=100)` (the single-curve finder: 1e-8..1, valley) then "
+        "`OneCycle()`",
     ),
     "LRFinder + CosineAnnealing": Arm(
-        lambda: [LRFinder(num_training_steps=FINDER_STEPS), CosineAnnealing()],
-        "`LRFinder()` then `CosineAnnealing()` from the suggestion",
+        lambda: [LRFinder(confirm=False, num_training_steps=FINDER_STEPS), CosineAnnealing()],
+        "the single-curve `LRFinder(confirm=False, num_training_steps=100)` then `CosineAnnealing()` from the "
+        "suggestion",
+    ),
+    "LRFinder() + OneCycle": Arm(
+        lambda: [LRFinder(), OneCycle()],
+        "`LRFinder()` with its defaults (range test and probes sized from the run, at most half of it) then "
+        "`OneCycle()`",
     ),
 }
 for _lr in GRID:
@@ -315,7 +324,7 @@ def fit(arm: str, seed: int, epochs: int, data: dict[str, Split], test_epochs: S
     }
     finder = next((c for c in callbacks if isinstance(c, LRFinder)), None)
     if finder is not None and finder.result is not None:
-        out["finder_steps"] = len(finder.result.lrs)
+        out["finder_steps"] = len(finder.result.lrs) + sum(len(p.losses) for p in finder.result.probes)
         out["suggestion"] = finder.result.suggestion
         out["finder_reason"] = finder.result.reason
     return out
@@ -814,7 +823,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[3, 6, 12], help="epochs (default 3 6 12)")
-    parser.add_argument("--finder-steps", type=int, default=100, help="LRFinder num_training_steps (default 100)")
+    parser.add_argument(
+        "--finder-steps", type=int, default=100, help="the single-curve LRFinder arms' num_training_steps (default 100)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 seed, budgets 1 2, 20 finder steps; writes nothing")
     parser.add_argument("--write", action="store_true", help="write the docs files even with --quick")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
