@@ -9,11 +9,13 @@ Point (constant LR):
 
 * ``grid``: each LR of a 12-point log grid from 1e-4 to 1; "grid-best" is the grid LR with the best
   mean score; the grid's cost is the wall time of its 12 training runs.
-* ``LRFinder()`` with its defaults (``apply=True``) inside the training run; its cost is the test's
+* the single-curve ``LRFinder(confirm=False, num_training_steps=100)`` (the default before the probes,
+  pinned here so this page keeps measuring the curve rules; ``benchmarks/tuning_free.py`` measures
+  today's ``LRFinder()``), with ``apply=True``, inside the training run; its cost is the test's
   wall time (``result.seconds``). Every rule of ours is trained once more on the same curve.
 * Lightning's ``Tuner(trainer).lr_find(model)`` with its defaults, then training at its suggestion.
 
-Range (schedules): ``LRFinder()`` feeding ``Cyclical()`` (both bounds from ``lr_range``; two
+Range (schedules): that finder feeding ``Cyclical()`` (both bounds from ``lr_range``; two
 triangular cycles over the run) and ``OneCycle(div_factor=None)`` (peak and start from
 ``lr_range``), plus ``OneCycle()`` peaking at the suggestion; against the best hand-picked bounds
 of a small grid around the constant-LR grid-best (Cyclical: max_lr in the 3 grid LRs around it x
@@ -61,6 +63,7 @@ from lightning_lr import Cyclical, OneCycle  # noqa: E402
 from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
 
 TARGET_SCORE, TARGET_COST = 0.97, 0.10
+CURVE: dict[str, Any] = {"confirm": False, "num_training_steps": 100}  # the single-curve finder this page measures
 GRID = [float(v) for v in np.logspace(-4, 0, 12)]
 mean = statistics.fmean
 
@@ -94,7 +97,7 @@ class Runner:
 
 def run_point(task: Task, seed: int, runner: Runner) -> dict[str, Any]:
     grid = [runner.constant(lr) for lr in GRID]
-    finder = LRFinder()
+    finder = LRFinder(**CURVE)
     score, fit_s = fit(task, 0.01, seed, [finder])
     result = finder.result
     assert result is not None
@@ -125,9 +128,9 @@ def run_range(task: Task, seed: int, best: int, quick: bool) -> dict[str, Any]:
 
     peaks = GRID[max(0, best - 1) : best + (1 if quick else 2)]
     ours = {
-        "cyclical": fit(task, 0.01, seed, [LRFinder(), cyclical()])[0],
-        "onecycle_range": fit(task, 0.01, seed, [LRFinder(), OneCycle(div_factor=None)])[0],
-        "onecycle_valley": fit(task, 0.01, seed, [LRFinder(), OneCycle()])[0],
+        "cyclical": fit(task, 0.01, seed, [LRFinder(**CURVE), cyclical()])[0],
+        "onecycle_range": fit(task, 0.01, seed, [LRFinder(**CURVE), OneCycle(div_factor=None)])[0],
+        "onecycle_valley": fit(task, 0.01, seed, [LRFinder(**CURVE), OneCycle()])[0],
     }
     hand_cyclical = {
         f"{peak:.3g}/{ratio:g}": fit(task, peak, seed, [cyclical(peak / ratio, peak)])[0]
@@ -223,7 +226,7 @@ def table(tasks: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | Non
         (
             "task",
             "grid-best LR (score)",
-            "`LRFinder()` LR (per seed)",
+            "`LRFinder(confirm=False)` LR (per seed)",
             "ours / grid-best",
             "cost / grid",
             *(f"rule `{rule}`" for rule in METHODS),
@@ -361,10 +364,11 @@ def save(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | No
     images = REPO / "docs" / "images"
     for r in results:
         if r["summary"]["task"] == "digits-mlp":
-            figure(r["points"][0]["curve"], "LRFinder() on digits (MLP, SGD momentum)", images / "finder.png")
+            title = "LRFinder(confirm=False) on digits (MLP, SGD momentum)"
+            figure(r["points"][0]["curve"], title, images / "finder.png")
         if r["summary"]["task"] == "mnist1d-gru":
             curve = r["points"][0]["curve"]
-            title = f"LRFinder() on MNIST-1D (GRU, Adam): {curve['rule']} rule"
+            title = f"LRFinder(confirm=False) on MNIST-1D (GRU, Adam): {curve['rule']} rule"
             figure(curve, title, images / "finder_divergence.png")
 
 

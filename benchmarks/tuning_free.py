@@ -34,6 +34,8 @@ import torch
 from lightning.pytorch.tuner import Tuner
 
 REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # benchmarks/mnist1d.py shadows `mnist1d`
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/tuning_free.py` without installing
     sys.path.insert(0, str(REPO))
 
