@@ -235,6 +235,14 @@ TASKS = [  # cheapest first: a partial run still writes the tasks it finished
     Task("mnist1d-cnn", "1-D CNN 3 conv", "SGD momentum 0.9", "cross-entropy", mnist1d, CNN1D, 64, 4),
     Task("mnist1d-gru", "GRU 32", "Adam", "cross-entropy", mnist1d, GRUClassifier, 128, 3),
 ]
-CHAR_LM = Task("charlm", "char transformer 2x64", "AdamW", "cross-entropy (score: next-char accuracy)", stdlib_text,
-               CharTransformer, 32, 1)
+CHAR_LM = Task(
+    "charlm",
+    "char transformer 2x64",
+    "AdamW",
+    "cross-entropy (score: next-char accuracy)",
+    stdlib_text,
+    CharTransformer,
+    32,
+    1,
+)
 """The held-out task of ``benchmarks/tuning_free.py``: Python's stdlib source, one epoch."""
