@@ -383,8 +383,12 @@ def test_the_probes_round_trip_through_json_and_a_checkpoint_state(tmp_path: Pat
     other = LRFinder()
     other.load_state_dict(json.loads(json.dumps(finder.state_dict())))
     assert other.result == result
-    old = {k: v for k, v in result.to_dict().items() if k not in ("probes", "probe_steps", "curve_lr", "run_steps")}
+    fields = ("probes", "probe_steps", "curve_lr", "run_steps", "probe_note")
+    old = {k: v for k, v in result.to_dict().items() if k not in fields}
     assert FinderResult.from_dict(old).probes == []  # a result saved before the probes existed still loads
+    legacy = LRFinder()
+    legacy.load_state_dict({"version": 1, "result": old})  # a version-1 checkpoint state
+    assert legacy.result is not None and legacy.result.probes == [] and legacy.result.lrs == result.lrs
     assert len(result.plot().axes) == 2  # the curve, and the probes on a second y-axis
 
 

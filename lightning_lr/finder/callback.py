@@ -24,7 +24,7 @@ from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratio
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: FinderResult holds the probes (a version-1 state loads with none)
 
 
 class LRFinder(Callback):
