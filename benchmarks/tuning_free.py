@@ -18,11 +18,13 @@ Run from the repository root::
 
     python benchmarks/tuning_free.py               # 3 seeds, every task; writes docs/benchmarks/tuning_free.{md,json}
     python benchmarks/tuning_free.py --seeds 1 --tasks digits-mlp   # a quick look; writes nothing unless --write
+    python benchmarks/tuning_free.py --from-json   # re-render the page from docs/benchmarks/tuning_free.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -41,6 +43,7 @@ if str(REPO) not in sys.path:  # runnable as `python benchmarks/tuning_free.py` 
 
 from benchmarks.finder_tasks import CHAR_LM, TASKS, Task  # noqa: E402
 from benchmarks.report import (  # noqa: E402
+    DOCS,
     loadavg,
     machine,
     machine_line,
@@ -109,6 +112,7 @@ NAMES = {
     "curve": "single-curve `LRFinder(confirm=False, num_training_steps=100)` + cosine",
     "default": "`LRFinder()` + cosine",
 }
+SHORT = {"lightning": "Lightning", "curve": "single curve", "default": "`LRFinder()`"}
 
 
 def run_task(task: Task, seeds: list[int]) -> dict[str, Any]:
@@ -141,21 +145,29 @@ def run_task(task: Task, seeds: list[int]) -> dict[str, Any]:
 
 
 def rows(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    head = ("task", "run steps", "grid-best LR (score)", *(f"{NAMES[a]}: score / grid (LR per seed)" for a in ARMS))
-    out: list[tuple[str, ...]] = [(*head, *(f"{a}: choosing / run" for a in ARMS))]
+    """Per task: each arm's score / grid and its choosing steps / run."""
+    head = ("task", "run steps", "grid-best LR (score)", *(f"{SHORT[a]}: score / grid" for a in ARMS))
+    out: list[tuple[str, ...]] = [(*head, *(f"{SHORT[a]}: choosing / run" for a in ARMS))]
     for r in results:
         best, arms = r["grid_best"], r["arms"]
-        edge = " (edge)" if best["edge"] else ""
-        lrs = {a: ", ".join("none" if v is None else f"{v:.3g}" for v in arms[a]["lrs"]) for a in ARMS}
         out.append(
             (
                 r["task"] + (" *(held out)*" if r["task"] == HELD_OUT else ""),
                 str(r["run_steps"]),
-                f"{best['lr']:.3g} ({best['score']:.3f}){edge}",
-                *(f"{arms[a]['score_ratio']:.3f} ({lrs[a]})" for a in ARMS),
+                f"{best['lr']:.3g} ({best['score']:.3f})" + (" (edge)" if best["edge"] else ""),
+                *(f"{arms[a]['score_ratio']:.3f}" for a in ARMS),
                 *(f"{arms[a]['choosing_ratio']:.2f}" for a in ARMS),
             )
         )
+    return out
+
+
+def picks(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Per task: the LR each arm chose on each seed."""
+    out: list[tuple[str, ...]] = [("task", *(f"{SHORT[a]}: LR per seed" for a in ARMS))]
+    for r in results:
+        lrs = [", ".join("none" if v is None else f"{v:.3g}" for v in r["arms"][a]["lrs"]) for a in ARMS]
+        out.append((r["task"], *lrs))
     return out
 
 
@@ -200,6 +212,10 @@ def markdown(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any])
         "",
         *markdown_table(rows(results), align="lrl" + "r" * (2 * len(ARMS))),
         "",
+        *markdown_table(picks(results), align="l" * (1 + len(ARMS))),
+        "",
+        "Arms: " + "; ".join(f"{SHORT[a]}: {NAMES[a]}" for a in ARMS) + ".",
+        "",
         f"Targets for `LRFinder()` + cosine: >= {TARGET_SCORE} of the grid on every task, never below Lightning's "
         f"`lr_find` + cosine, choosing <= {TARGET_COST} of one run.",
         "",
@@ -215,7 +231,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", nargs="*", default=names, choices=names)
     parser.add_argument("--write", action="store_true", help="write the docs files also for a partial run")
+    parser.add_argument("--from-json", action="store_true", help="only re-render the page from tuning_free.json")
     args = parser.parse_args()
+    if args.from_json:
+        data = json.loads((DOCS / "tuning_free.json").read_text())
+        write_results("tuning_free", data, markdown(data["tasks"], data["seeds"], data["machine"]))
+        return
     torch.set_num_threads(1)
     quiet_lightning()
     start, seeds = loadavg(), list(range(args.seeds))
