@@ -22,6 +22,7 @@ from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, run_range_test, set_lr
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
+from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
 
 STATE_VERSION = 1
 
@@ -248,10 +249,10 @@ class LRFinder(Callback):
 
         Their LRs do not depend on the optimizer's, so a suggestion written there would be dropped.
         """
-        owners = fixed_lr_owners(trainer)
+        owners = absolute_lr_owners(trainer)
         if not owners or len(owners) < len(trainer.optimizers):
             return False
-        names = ", ".join(sorted({name for name in owners.values()}))
+        names = ", ".join(sorted({with_absolute_lrs(owner) for owner in owners.values()}))
         why = (
             f"{names} set absolute LRs, so the suggestion could not take effect; the test was skipped. Leave "
             "`max_lr` (and `base_lr`) unset to use the finder, or pass `LRFinder(apply=False)` to run the test "
@@ -271,12 +272,11 @@ class LRFinder(Callback):
             return
         optimizers = list(trainer.optimizers)
         set_lr(optimizers, ratios_of(optimizers), result.suggestion)
-        hosted = {id(o) for o in optimizers}
-        for config in trainer.lr_scheduler_configs:
-            if id(getattr(config.scheduler, "optimizer", None)) in hosted and trainer.is_global_zero:
+        for scheduler in hosted_schedulers(trainer, optimizers):
+            if trainer.is_global_zero:
                 warnings.warn(
                     f"LRFinder(apply=True) wrote lr={result.suggestion:.4g} into the optimizer, but the "
-                    f"{type(config.scheduler).__name__} returned by `configure_optimizers` sets the LR from its own "
+                    f"{type(scheduler).__name__} returned by `configure_optimizers` sets the LR from its own "
                     "base LRs at its next step. Use a lightning_lr schedule callback instead, or build the "
                     "scheduler from `finder.result.suggestion`.",
                     stacklevel=2,
@@ -297,25 +297,3 @@ class LRFinder(Callback):
                 rank_zero_info("LRFinder: matplotlib could not be imported: no finder figure in TensorBoard.")
                 return
             add_figure(trainer, FINDER_FIGURE_TAG, figure, 0)
-
-
-def fixed_lr_owners(trainer: pl.Trainer) -> dict[int, str]:
-    """``{optimizer index: schedule}`` for the optimizers driven by a schedule with absolute LRs.
-
-    ``OneCycle(max_lr=...)`` and ``Cyclical(base_lr=..., max_lr=...)`` ignore the optimizer's LR,
-    so an ``LRFinder(apply=True)`` suggestion has no effect on those optimizers.
-    """
-    from lightning_lr.callbacks import Cyclical, OneCycle  # the callbacks import the finder lazily too
-
-    owners: dict[int, str] = {}
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
-        if isinstance(callback, OneCycle) and callback.max_lr is not None:
-            name = "OneCycle(max_lr=...)"
-        elif isinstance(callback, Cyclical) and not callback.from_finder:
-            name = "Cyclical(base_lr=..., max_lr=...)"
-        else:
-            continue
-        indices = callback.optimizer_indices
-        for index in range(len(trainer.optimizers)) if indices is None else indices:
-            owners[index] = name
-    return owners

@@ -13,6 +13,7 @@ from lightning_lr.logging.figures import schedule_figure
 from lightning_lr.logging.loss import LossTracker, loss_of
 from lightning_lr.logging.scalars import ScalarLogger, due, log_every, series_names
 from lightning_lr.logging.tensorboard import SCHEDULE_FIGURE_TAG, add_dashboard, add_figure, tensorboard_writers
+from lightning_lr.planner import Recipe
 
 
 class Reporter:
@@ -36,7 +37,7 @@ class Reporter:
         self,
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
-        callback: Any,
+        callback: Recipe,
         first: bool,
         plans: Sequence[Any],
         names: Sequence[Sequence[str]],
@@ -59,7 +60,7 @@ class Reporter:
             except ImportError:  # matplotlib is a dependency; a broken install should not stop training
                 rank_zero_info("lightning_lr: matplotlib could not be imported: no planned-schedule figure.")
                 return
-            key = getattr(callback, "key", None)  # HyperparameterScheduler: a value other than the LR
+            key = "" if callback.key == "lr" else callback.key  # HyperparameterScheduler: a value other than the LR
             name = type(callback).__name__ + (f"-{key}" if key else "")
             if key:
                 figure.axes[0].set_ylabel(key)
