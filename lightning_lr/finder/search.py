@@ -23,6 +23,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.optim import Optimizer
 from tqdm import tqdm
 
+from lightning_lr.callbacks.plan import write_value
 from lightning_lr.finder.result import FinderResult
 from lightning_lr.finder.smoothing import MovingAverage
 from lightning_lr.finder.state import Snapshot
@@ -79,10 +80,11 @@ def reference_lr(optimizers: list[Optimizer]) -> float:
 
 
 def set_lr(optimizers: list[Optimizer], ratios: list[list[float]], lr: float) -> None:
-    """Group ``g`` of optimizer ``k`` gets ``lr * ratios[k][g]`` (the first group exactly ``lr``)."""
+    """Group ``g`` of optimizer ``k`` gets ``lr * ratios[k][g]`` (the first group exactly ``lr``); a tensor
+    ``lr`` is written in place (:func:`~lightning_lr.callbacks.plan.write_value`)."""
     for optimizer, groups in zip(optimizers, ratios):
         for group, ratio in zip(optimizer.param_groups, groups):
-            group["lr"] = lr * ratio if ratio != 1.0 else lr
+            write_value(group, "lr", lr * ratio if ratio != 1.0 else lr)
 
 
 def ratios_of(optimizers: list[Optimizer]) -> list[list[float]]:
