@@ -1,4 +1,5 @@
-"""Everything a schedule callback reports: LR/momentum scalars, the loss, TensorBoard extras."""
+"""Everything a schedule callback reports: LR/momentum scalars (to the loggers and ``trainer.callback_metrics``),
+the loss, TensorBoard extras."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from lightning_lr.planner import Recipe
 
 
 class Reporter:
-    """Owned by a schedule callback; writes through ``trainer.loggers`` only.
+    """Owned by a schedule callback; writes through ``trainer.loggers`` and into ``trainer.callback_metrics``.
 
     The first schedule callback in ``trainer.callbacks`` also logs the training loss and writes
     the TensorBoard dashboard layout (once per run, for every optimizer).
@@ -67,9 +68,16 @@ class Reporter:
             add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{name}", figure, trainer.global_step)
 
     def before_step(self, trainer: pl.Trainer, values: Callable[[], dict[str, float]]) -> None:
-        """Log ``values()`` (built only when a log is due) at this step."""
-        if self.scalars.should_log(trainer):
-            self.scalars.log(trainer, values())
+        """Log ``values()`` and put them into ``trainer.callback_metrics`` at this step, when either is due
+        (``values()`` is built only then: with hundreds of param groups it is not free)."""
+        log, publish = self.scalars.should_log(trainer), self.scalars.should_publish(trainer)
+        if not (log or publish):
+            return
+        current = values()
+        if log:
+            self.scalars.log(trainer, current)
+        if publish:
+            self.scalars.publish(trainer, current)
 
     def after_batch(self, trainer: pl.Trainer, outputs: Any) -> None:
         if self.loss is None:
