@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/gpu_check.py` without installing
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import DOCS, machine, markdown_table, write_results  # noqa: E402
+from benchmarks.harness.report import DOCS, machine, markdown_table, write_results  # noqa: E402
 
 
 # --------------------------------------------------------------------------- parts run in subprocesses

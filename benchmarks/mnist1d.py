@@ -63,7 +63,7 @@ from mnist1d.data import get_dataset_args, make_dataset  # noqa: E402
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/mnist1d.py` without installing
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import (  # noqa: E402
+from benchmarks.harness.report import (  # noqa: E402
     loadavg,
     machine,
     machine_line,
@@ -72,6 +72,7 @@ from benchmarks.report import (  # noqa: E402
     text_table,
     write_results,
 )
+
 from lightning_lr import (  # noqa: E402
     CosineAnnealing,
     CosineRestarts,

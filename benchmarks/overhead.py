@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/overhead.py` without installing
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import (  # noqa: E402
+from benchmarks.harness.report import (  # noqa: E402
     DOCS,
     loadavg,
     machine,
@@ -70,6 +70,7 @@ from benchmarks.report import (  # noqa: E402
     text_table,
     write_results,
 )
+
 from lightning_lr import OneCycle  # noqa: E402
 
 MAX_LR = 0.1

@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as `python benchmarks/schedules.py` without installing
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import (  # noqa: E402
+from benchmarks.harness.report import (  # noqa: E402
     loadavg,
     machine,
     machine_line,
@@ -60,6 +60,7 @@ from benchmarks.report import (  # noqa: E402
     text_table,
     write_results,
 )
+
 from lightning_lr import (  # noqa: E402
     CosineAnnealing,
     CosineRestarts,
