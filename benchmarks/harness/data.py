@@ -1,7 +1,7 @@
 """The data sets of the benchmarks, as tensors split once: ``{"train": (x, y), "test": (x, y)}`` (and ``"val"``).
 
 Every loader is cached (one load per process) and deterministic: a split is fixed by
-``random_state=0`` or by the generator's own seed, the same for every seed of a run. scikit-learn
+``random_state=SPLIT_SEED`` or by the generator's own seed, the same for every seed of a run. scikit-learn
 brings digits, diabetes, breast cancer and wine; the ``mnist1d`` package (the ``dev`` extra)
 generates MNIST-1D offline (Greydanus & Kobak, ICML 2024: 4,000 train / 1,000 test sequences of
 length 40, 10 classes). :func:`loader` draws shuffled batches with a generator of its own seed.
@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
+SPLIT_SEED = 0  # random_state of every split
 Split = tuple[torch.Tensor, torch.Tensor]
 Splits = dict[str, Split]
 
@@ -41,7 +42,7 @@ def digits() -> Splits:
     """scikit-learn's 8x8 digits scaled to [0, 1]; stratified 80/20 split."""
     data = datasets.load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        data.data / 16.0, data.target, test_size=0.2, random_state=0, stratify=data.target
+        data.data / 16.0, data.target, test_size=0.2, random_state=SPLIT_SEED, stratify=data.target
     )
     return {"train": split(x_train, y_train), "test": split(x_test, y_test)}
 
@@ -50,8 +51,10 @@ def digits() -> Splits:
 def digits_standardized() -> Splits:
     """The digits in a stratified 60/20/20 train/val/test split, standardized with the training split's statistics."""
     x, y = datasets.load_digits(return_X_y=True)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=0)
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=SPLIT_SEED)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=SPLIT_SEED
+    )
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std[std == 0] = 1.0  # some border pixels are always 0
     return {
@@ -64,7 +67,7 @@ def digits_standardized() -> Splits:
 def _classes(name: str) -> Splits:
     data = getattr(datasets, f"load_{name}")()
     x_train, x_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=0.2, random_state=0, stratify=data.target
+        data.data, data.target, test_size=0.2, random_state=SPLIT_SEED, stratify=data.target
     )
     x_train, x_test = _standardized(x_train, x_test)
     return {"train": split(x_train, y_train), "test": split(x_test, y_test)}
@@ -84,7 +87,7 @@ def wine() -> Splits:
 def diabetes() -> Splits:
     """scikit-learn's diabetes regression, inputs and target standardized with the training split's statistics."""
     data = datasets.load_diabetes()
-    x_train, x_test, y_train, y_test = train_test_split(data.data, data.target, test_size=0.2, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(data.data, data.target, test_size=0.2, random_state=SPLIT_SEED)
     x_train, x_test = _standardized(x_train, x_test)
     mean, std = float(np.mean(y_train)), float(np.std(y_train))
     return {"train": split(x_train, (y_train - mean) / std, True), "test": split(x_test, (y_test - mean) / std, True)}
