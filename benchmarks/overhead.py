@@ -70,7 +70,6 @@ from benchmarks.harness.report import (  # noqa: E402
     text_table,
     write_results,
 )
-
 from lightning_lr import OneCycle  # noqa: E402
 
 MAX_LR = 0.1

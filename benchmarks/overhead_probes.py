@@ -40,7 +40,6 @@ if str(REPO) not in sys.path:  # runnable as `python benchmarks/overhead_probes.
     sys.path.insert(0, str(REPO))
 
 from benchmarks.harness.report import quiet_lightning, text_table  # noqa: E402
-
 from benchmarks.overhead import ARMS, GroupedMLP, StepTimer, arm_callbacks, fit, make_loader, make_trainer  # noqa: E402
 from lightning_lr import OneCycle  # noqa: E402
 

@@ -217,7 +217,9 @@ def run(args: Any, load_start: float | None) -> dict[str, Any]:
     seeds, steps = list(range(args.seeds)), args.epochs * TASK.steps_per_epoch
     start = time.perf_counter()
     runs = {
-        arm: over_seeds(seeds, lambda seed, arm=arm: fit(arm, seed, args.epochs), lambda r, arm=arm: say(arm, r), steps)
+        arm: over_seeds(
+            seeds, lambda seed, arm=arm: fit(arm, seed, args.epochs), lambda r, arm=arm: say(arm, r), steps, arm
+        )
         for arm in args.arms
     }
     total = time.perf_counter() - start

@@ -48,6 +48,14 @@ def holm(pvalues: dict[str, float]) -> dict[str, float]:
     return adjusted
 
 
+def against_baseline(
+    values: dict[str, Sequence[float]], baseline: str
+) -> tuple[dict[str, float | None], dict[str, float]]:
+    """Welch's p-value of each other arm against ``baseline`` (``None``: not testable), and their Holm adjustment."""
+    p = {arm: welch(v, values[baseline]) for arm, v in values.items() if arm != baseline}
+    return p, holm({arm: q for arm, q in p.items() if q is not None})
+
+
 def bootstrap_ratio(a: Sequence[float], b: Sequence[float], seed: int = 0, n: int = 10_000) -> tuple[float, float]:
     """95% percentile-bootstrap interval of mean(a) / mean(b), resampling seeds within each arm."""
     rng = np.random.default_rng(seed)

@@ -160,13 +160,17 @@ def over_seeds(
     run: Callable[[int], dict[str, Any]],
     say: Callable[[dict[str, Any]], str],
     steps: int | None = None,
+    label: str = "",
 ) -> list[dict[str, Any]]:
-    """``run(seed)`` for each seed in order, a line each (``say``); every run must take ``steps`` steps if given."""
+    """``run(seed)`` for each seed in order, a line each (``say``); every run must take ``steps`` steps if given.
+
+    A run of another length stops the benchmark (``label`` names it): a silently shorter run is no result.
+    """
     out = []
     for seed in seeds:
         r = run(seed)
         if steps is not None and r["steps"] != steps:
-            raise AssertionError(f"seed {seed}: {r['steps']} steps, expected {steps}")
+            raise AssertionError(f"{label}: {r['steps']} steps, expected {steps} (seed {seed})")
         out.append(r)
         print(say(r), flush=True)
     return out
