@@ -47,11 +47,11 @@ if __name__ == "__main__":  # `python benchmarks/mnist1d.py`: the repository fir
     _root = Path(__file__).resolve().parents[1]  # off it, where this file would shadow the `mnist1d` package
     sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.harness import Arm, Probe, Task, cli, data, machine, models, over_seeds, text_table, write_results
-from benchmarks.pages.mnist1d import HEADER, markdown, reading, table_rows
+from benchmarks.harness import Arm, Probe, Task, cli, data, machine, models, over_seeds, write_results
+from benchmarks.pages.mnist1d import markdown, resummarize, terminal
 from benchmarks.pages.mnist1d_figure import plot
 from benchmarks.pages.mnist1d_summary import BASELINE, Cells, constant_arms, per_budget, summarize
-from benchmarks.pages.mnist1d_target import target, target_lines
+from benchmarks.pages.mnist1d_target import target
 from lightning_lr import (
     CosineAnnealing,
     CosineRestarts,
@@ -236,21 +236,6 @@ def run(args: Any, arms: list[str], budgets: list[int], load_start: float | None
     }
 
 
-def show(result: dict[str, Any]) -> None:
-    """The tables, the reading and the target on the terminal."""
-    spe, m = result["config"]["steps_per_epoch"], result["machine"]
-    for b in result["config"]["budgets"]:
-        print(f"\n{b} epochs ({b * spe} steps)")
-        print(text_table([HEADER, *table_rows(result["summary"], b)]))
-    print("\n" + "\n".join(reading(result)) + "\n")
-    print("\n".join(target_lines(result["target"], spe, PEAK_LR)))
-    print(
-        f"\ntotal {result['total_wall_s'] / 60:.1f} min wall, {result['total_cpu_s'] / 60:.1f} min CPU "
-        f"({result['n_fits']} fits, {result['fit_wall_s'] / 60:.1f} min in fit); "
-        f"1-min load average {m['loadavg_1min_start']} -> {m['loadavg_1min_end']}"
-    )
-
-
 def write_files(out_dir: Path, result: dict[str, Any]) -> None:
     """mnist1d.json first (``--report-only`` redraws the rest from it), then the page and the figure."""
     for groups in result["runs"].values():
@@ -263,13 +248,8 @@ def write_files(out_dir: Path, result: dict[str, Any]) -> None:
 
 
 def report_only(out_dir: Path) -> None:
-    """Summary and target recomputed from the per-seed cells of mnist1d.json, so reporting changes apply."""
-    result = json.loads((out_dir / "mnist1d.json").read_text())
-    budgets, spe = result["config"]["budgets"], result["config"]["steps_per_epoch"]
-    cells = {a: {int(b): c for b, c in by.items()} for a, by in result["cells"].items()}
-    constants = constant_arms(result["config"]["peak_lr"], result["config"]["grid"])
-    result["summary"], result["target"] = summarize(cells, budgets), target(cells, budgets, spe, constants)
-    write_files(out_dir, result)
+    """Summary and target recomputed from the per-seed cells of mnist1d.json (reporting changes apply), redrawn."""
+    write_files(out_dir, resummarize(json.loads((out_dir / "mnist1d.json").read_text())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --seeds >= 1 and every budget >= 1")
     arms = [a for a in ARMS if a in args.arms or a == BASELINE]  # everything is compared with the baseline
     result = run(args, arms, budgets, cli.start(args))
-    show(result)
+    print(terminal(result))
     if cli.writes(args):
         write_files(args.out_dir, result)
     return 0

@@ -3,6 +3,7 @@ loop, and every benchmark script importing and parsing its flags on it."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 from pathlib import Path
 
@@ -109,3 +110,18 @@ def test_every_script_imports_and_parses_its_flags(name: str, capsys: pytest.Cap
         script.main(["--help"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.startswith("usage:")
+
+
+def test_scripts_and_functions_stay_short() -> None:
+    """Issue 19: a benchmark is a short question on the harness; a longer page moves to benchmarks/pages/."""
+    too_long = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "benchmarks").rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 300:
+            too_long.append(f"{path.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None:
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{path.name}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, too_long

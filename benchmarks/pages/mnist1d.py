@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.harness import machine_line, markdown_table
-from benchmarks.pages.mnist1d_summary import BASELINE, THRESHOLDS, constant_arms
-from benchmarks.pages.mnist1d_target import pct, target_lines
+from benchmarks.harness import machine_line, markdown_table, text_table
+from benchmarks.pages.mnist1d_summary import BASELINE, THRESHOLDS, constant_arms, summarize
+from benchmarks.pages.mnist1d_target import pct, target, target_lines
 
 PAPER_CNN = 0.94  # Greydanus & Kobak, CNN test accuracy (Adam 1e-2, batch 100, 6,000+ steps)
 
@@ -226,3 +226,28 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "",
         *arms_and_machine(result),
     ]
+
+
+def terminal(result: dict[str, Any]) -> str:
+    """The tables, the reading and the target as the terminal shows them."""
+    cfg, m = result["config"], result["machine"]
+    spe = cfg["steps_per_epoch"]
+    lines = []
+    for b in cfg["budgets"]:
+        lines += ["", f"{b} epochs ({b * spe} steps)", text_table([HEADER, *table_rows(result["summary"], b)])]
+    lines += ["", *reading(result), "", *target_lines(result["target"], spe, cfg["peak_lr"])]
+    return "\n".join(lines) + (
+        f"\n\ntotal {result['total_wall_s'] / 60:.1f} min wall, {result['total_cpu_s'] / 60:.1f} min CPU "
+        f"({result['n_fits']} fits, {result['fit_wall_s'] / 60:.1f} min in fit); "
+        f"1-min load average {m['loadavg_1min_start']} -> {m['loadavg_1min_end']}"
+    )
+
+
+def resummarize(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with its summary and target recomputed from its per-seed cells (``--report-only``)."""
+    cfg = result["config"]
+    cells = {a: {int(b): c for b, c in by.items()} for a, by in result["cells"].items()}
+    constants = constant_arms(cfg["peak_lr"], cfg["grid"])
+    result["summary"] = summarize(cells, cfg["budgets"])
+    result["target"] = target(cells, cfg["budgets"], cfg["steps_per_epoch"], constants)
+    return result
