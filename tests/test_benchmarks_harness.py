@@ -80,6 +80,11 @@ def test_quiet_trainer_writes_nothing_here_and_takes_options(tmp_path: Path, mon
     assert quiet_trainer(3).max_epochs == 3
 
 
+def test_an_unknown_optimizer_is_refused_before_training() -> None:
+    with pytest.raises(ValueError, match="optimizer='Lion': not in OPTIMIZERS"):
+        toy().build(0.1, seed=0, optimizer="Lion")
+
+
 def test_the_same_seed_trains_the_same_weights() -> None:
     task = toy()
     a, b, c = (task.fit(0.5, seed=s).module.net.weight for s in (0, 0, 1))

@@ -64,9 +64,12 @@ class Task:
 
     def build(self, lr: float, seed: int, optimizer: str | None = None) -> Module:
         """The module, initialized by ``seed``, at ``lr`` with ``optimizer`` (default: the task's)."""
+        name = optimizer or self.optimizer
+        if name not in OPTIMIZERS:
+            raise ValueError(f"optimizer={name!r}: not in OPTIMIZERS ({', '.join(map(repr, OPTIMIZERS))})")
         self.data()  # loaded before the seed: nothing drawn between the seed and the network
         pl.seed_everything(seed, verbose=False)
-        return Module(self, self.net(), lr, seed, optimizer or self.optimizer)
+        return Module(self, self.net(), lr, seed, name)
 
     @torch.no_grad()
     def evaluate(self, module: nn.Module, split: str = "test") -> tuple[float, float]:
