@@ -1,9 +1,10 @@
 """Tuning-free training: does ``LRFinder()`` + cosine reach a grid-tuned cosine, and what does choosing cost?
 
-Tasks: the five of ``benchmarks/finder_tasks.py`` (designed on) and ``charlm``, a small character-level
-transformer trained on Python's standard library source (held out: no rule was designed on it; its row
-is reported separately). Every arm trains the task's budget with ``CosineAnnealing()`` (from the peak
-LR to 0 over the run), for the same seeds (initialization and data order). Arms:
+Tasks: the five of ``benchmarks/harness/five_tasks.py`` (designed on) and ``charlm``, a small character-level
+transformer trained on Python's standard library source (``harness.data.stdlib_text``; held out: no rule
+was designed on it; its row is reported separately). Every arm trains the task's budget with
+``CosineAnnealing()`` (from the peak LR to 0 over the run), for the same seeds (initialization and data
+order). Arms:
 
 * ``grid``: 6 full runs, LRs half a decade apart (placed per task so that the best is inside); the arm's
   score is the best mean over seeds. It spends 6 runs choosing.
@@ -17,13 +18,12 @@ Reported: each arm's mean score / the grid's best mean score, and the optimizer 
 Run from the repository root::
 
     python benchmarks/tuning_free.py               # 3 seeds, every task; writes docs/benchmarks/tuning_free.{md,json}
-    python benchmarks/tuning_free.py --seeds 1 --tasks digits-mlp   # a quick look; writes nothing unless --write
+    python benchmarks/tuning_free.py --quick       # 1 seed, digits-mlp; writes nothing unless --write
     python benchmarks/tuning_free.py --from-json   # re-render the page from docs/benchmarks/tuning_free.json
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -32,29 +32,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from lightning.pytorch.tuner import Tuner
 
-REPO = Path(__file__).resolve().parents[1]
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # benchmarks/mnist1d.py shadows `mnist1d`
-if str(REPO) not in sys.path:  # runnable as `python benchmarks/tuning_free.py` without installing
-    sys.path.insert(0, str(REPO))
+if __name__ == "__main__":  # `python benchmarks/tuning_free.py`: the repository first on sys.path, this folder off it
+    _root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.finder_tasks import CHAR_LM, TASKS, Task  # noqa: E402
-from benchmarks.report import (  # noqa: E402
-    DOCS,
-    loadavg,
+from benchmarks.harness import (
+    Task,
+    cli,
+    data,
     machine,
     machine_line,
     markdown_table,
-    quiet_lightning,
+    models,
     quiet_trainer,
     text_table,
     write_results,
 )
-from lightning_lr import CosineAnnealing, LRFinder  # noqa: E402
+from benchmarks.harness.five_tasks import TASKS
+from benchmarks.harness.lr_search import FINDER_START_LR
+from lightning_lr import CosineAnnealing, LRFinder
 
+CHAR_LM = Task("charlm", "char transformer 2x64", data.stdlib_text, models.CharTransformer, "AdamW", epochs=1)
 HELD_OUT = CHAR_LM.name
 GRIDS = {  # exponents of 10, half a decade apart; the best of each is inside
     "digits-mlp": -2.5,
@@ -72,21 +72,15 @@ def grid(task: Task) -> list[float]:
     return [float(10 ** (GRIDS[task.name] + 0.5 * k)) for k in range(6)]
 
 
-def run_steps(task: Task) -> int:
-    return task.epochs * -(-len(task.data()[0]) // task.batch)
-
-
 def cosine(task: Task, lr: float, seed: int, finder: LRFinder | None = None) -> float:
     """Train ``task`` with ``CosineAnnealing()`` from ``lr`` (or from the finder's pick); the score."""
-    model = task.build(lr, seed)
-    quiet_trainer(task.epochs, [*([finder] if finder else []), CosineAnnealing()]).fit(model)
-    return task.score(model)
+    return task.fit(lr, seed, [*([finder] if finder else []), CosineAnnealing()]).score()
 
 
 def finder_arm(**kwargs: Any) -> Callable[[Task, int], Result]:
     def arm(task: Task, seed: int) -> Result:
         finder = LRFinder(**kwargs)
-        score = cosine(task, 0.01, seed, finder)
+        score = cosine(task, FINDER_START_LR, seed, finder)
         result = finder.result
         assert result is not None
         spent = len(result.lrs) + sum(len(p.losses) for p in result.probes)
@@ -96,10 +90,10 @@ def finder_arm(**kwargs: Any) -> Callable[[Task, int], Result]:
 
 
 def lightning_arm(task: Task, seed: int) -> Result:
-    found = Tuner(quiet_trainer(task.epochs)).lr_find(task.build(0.01, seed))
+    found = Tuner(quiet_trainer(task.epochs)).lr_find(task.build(FINDER_START_LR, seed))
     lr = found.suggestion() if found is not None else None
     spent = len(found.results["lr"]) if found is not None else 0
-    return lr, cosine(task, lr if lr is not None else 0.01, seed), spent
+    return lr, cosine(task, lr if lr is not None else FINDER_START_LR, seed), spent
 
 
 ARMS: dict[str, Callable[[Task, int], Result]] = {
@@ -121,7 +115,7 @@ def run_task(task: Task, seeds: list[int]) -> dict[str, Any]:
     table = [[cosine(task, lr, seed) for seed in seeds] for lr in lrs]
     means = [statistics.fmean(row) for row in table]
     best = int(np.argmax(means))
-    steps = run_steps(task)
+    steps = task.epochs * task.steps_per_epoch
     out: dict[str, Any] = {
         "task": task.name,
         "description": task.description,
@@ -226,26 +220,27 @@ def markdown(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = cli.parser(__doc__, "1 seed, digits-mlp only", seeds=3)
     names = [t.name for t in [*TASKS, CHAR_LM]]
-    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", nargs="*", default=names, choices=names)
-    parser.add_argument("--write", action="store_true", help="write the docs files also for a partial run")
     parser.add_argument("--from-json", action="store_true", help="only re-render the page from tuning_free.json")
     args = parser.parse_args()
     if args.from_json:
-        data = json.loads((DOCS / "tuning_free.json").read_text())
-        write_results("tuning_free", data, markdown(data["tasks"], data["seeds"], data["machine"]))
+        saved = json.loads((args.out_dir / "tuning_free.json").read_text())
+        page = markdown(saved["tasks"], saved["seeds"], saved["machine"])
+        write_results("tuning_free", saved, page, args.out_dir)
         return
-    torch.set_num_threads(1)
-    quiet_lightning()
-    start, seeds = loadavg(), list(range(args.seeds))
-    results = [run_task(t, seeds) for t in [*TASKS, CHAR_LM] if t.name in args.tasks]
+    load = cli.start(args)
+    seeds = list(range(1 if args.quick else args.seeds))
+    tasks = ["digits-mlp"] if args.quick else args.tasks
+    results = [run_task(t, seeds) for t in [*TASKS, CHAR_LM] if t.name in tasks]
     print(text_table(rows(results)))
     print(text_table(summary(results)[0]))
-    if args.write or (args.seeds == 3 and set(args.tasks) == set(names)):
-        m = machine(start)
-        write_results("tuning_free", {"seeds": seeds, "tasks": results, "machine": m}, markdown(results, seeds, m))
+    if cli.writes(args):
+        m = machine(load)
+        write_results(
+            "tuning_free", {"seeds": seeds, "tasks": results, "machine": m}, markdown(results, seeds, m), args.out_dir
+        )
 
 
 if __name__ == "__main__":

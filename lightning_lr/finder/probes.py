@@ -27,7 +27,7 @@ from lightning_lr.finder.search import FinderConfig, mean_across_ranks, progress
 from lightning_lr.finder.state import Snapshot
 from lightning_lr.finder.steps import Recorder, Stepper
 from lightning_lr.finder.validation import Validator
-from lightning_lr.train_data import load_train_dataloader
+from lightning_lr.train_data import load_train_dataloader, run_steps
 
 SPACING = 10**0.5
 """The search moves by this factor (half a decade); its last probe halves it."""
@@ -191,12 +191,9 @@ def choose_lr(
     """The range test, then the probe search around its suggestion, within the budget :func:`plan_budget` takes
     from the run's length; decided on rank 0 and broadcast, so every rank returns the same result. Everything the
     test and the probes change is restored."""
-    from lightning_lr.callbacks.clock import run_timeline  # the callbacks import the finder lazily too
-
     start = time.perf_counter()
     loaders = load_train_dataloader(trainer)  # the one place the finder loads them: before any snapshot
-    run_steps = run_timeline(trainer, "step").total
-    budget = plan_budget(run_steps, config.num_training_steps, config.probe_steps, config.confirm)
+    budget = plan_budget(run_steps(trainer), config.num_training_steps, config.probe_steps, config.confirm)
     if budget.range_points == 0:
         result = FinderResult.not_run(budget.note or "no budget", config.suggestion)
         result.run_steps = budget.run_steps
