@@ -361,7 +361,7 @@ def test_a_probe_that_raises_propagates_after_everything_is_restored(tmp_path: P
 
 def test_a_loader_shorter_than_a_probe_is_passed_over_again_and_the_result_says_so(tmp_path: Path) -> None:
     finder = LRFinder(apply=False, num_training_steps=20, probe_steps=10, max_lr=10.0)
-    make_trainer(tmp_path, [finder], max_epochs=30).fit(ProbeModel(n=24, batch_size=4))  # 6 batches per epoch
+    make_trainer(tmp_path, [finder], max_epochs=7).fit(ProbeModel(n=24, batch_size=4))  # 6 batches per epoch
     result = finder.result
     assert result is not None and result.probes
     assert all(len(p.losses) == 10 for p in result.probes if p.stop is None)
