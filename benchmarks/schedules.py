@@ -147,9 +147,7 @@ def fit(arm: str, seed: int, epochs: int) -> dict[str, Any]:
         "momentum": values.series("momentum"),
     }
     if isinstance(schedule, ReduceLROnPlateau):
-        out["plateau_reductions"] = sum(
-            round(math.log(s) / math.log(schedule.factor)) for s in schedule.lr_cuts[0]
-        )
+        out["plateau_reductions"] = sum(round(math.log(s) / math.log(schedule.factor)) for s in schedule.lr_cuts[0])
         # (step, new LR) of each change the optimizer saw; a reduction after the last epoch is never used
         out["lr_changes"] = [(k, v) for k, v in enumerate(lr) if k and v != lr[k - 1]]
     return out
