@@ -1,6 +1,6 @@
 """Does the LR finder's answer train well on five different tasks, and what does it cost?
 
-Tasks (``benchmarks/finder_tasks.py``): digits MLP + SGD momentum, digits CNN + AdamW, MNIST-1D 1-D
+Tasks (``benchmarks/harness/five_tasks.py``): digits MLP + SGD momentum, digits CNN + AdamW, MNIST-1D 1-D
 CNN + SGD momentum, MNIST-1D GRU + Adam, diabetes regression MLP + Adam (MSE; score R^2). Every
 arm trains for the task's fixed budget of epochs, for the same seeds (initialization and data
 order); the tables report means over seeds.
@@ -30,117 +30,82 @@ Run from the repository root::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from lightning.pytorch.tuner import Tuner
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable as `python benchmarks/finder.py` without installing
-    sys.path.insert(0, str(REPO))
+if __name__ == "__main__":  # `python benchmarks/finder.py`: the repository first on sys.path, this folder off it
+    _root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.finder_tasks import TASKS, Task  # noqa: E402
-from benchmarks.report import (  # noqa: E402
-    DOCS,
-    machine,
-    machine_line,
-    markdown_table,
-    quiet_lightning,
-    quiet_trainer,
-    write_results,
-)
-from lightning_lr import Cyclical, OneCycle  # noqa: E402
-from lightning_lr.finder import METHODS, FinderResult, LRFinder  # noqa: E402
+from benchmarks.harness import Task, cli, machine, write_results
+from benchmarks.harness.five_tasks import TASKS
+from benchmarks.harness.lr_search import FINDER_START_LR, ConstantRuns, finder_point
+from benchmarks.harness.stats import mean, sd
+from benchmarks.pages.finder import page
+from lightning_lr import Cyclical, FinderResult, LRFinder, OneCycle
 
 TARGET_SCORE, TARGET_COST = 0.97, 0.10
 GRID = [float(v) for v in np.logspace(-4, 0, 12)]
-mean = statistics.fmean
-
-
-def fit(task: Task, lr: float, seed: int, callbacks: list[Any] | None = None) -> tuple[float, float]:
-    """The score after the budget and the wall time of the fit."""
-    model = task.build(lr, seed)
-    start = time.perf_counter()
-    quiet_trainer(task.epochs, callbacks).fit(model)
-    return task.score(model), time.perf_counter() - start
-
-
-def steps_per_epoch(task: Task) -> int:
-    return math.ceil(len(task.data()[0]) / task.batch)
-
-
-class Runner:
-    """Constant-LR runs of one task and seed, cached by LR (rules often agree)."""
-
-    def __init__(self, task: Task, seed: int) -> None:
-        self.task, self.seed = task, seed
-        self.cache: dict[float, tuple[float, float]] = {}
-
-    def constant(self, lr: float | None) -> tuple[float, float]:
-        if lr is None:
-            return 0.0, 0.0
-        if lr not in self.cache:
-            self.cache[lr] = fit(self.task, lr, self.seed)
-        return self.cache[lr]
-
-
-def run_point(task: Task, seed: int, runner: Runner) -> dict[str, Any]:
-    grid = [runner.constant(lr) for lr in GRID]
-    finder = LRFinder()
-    score, fit_s = fit(task, 0.01, seed, [finder])
-    result = finder.result
-    assert result is not None
-    rules = {
-        m: {"lr": a.lr, "rule": a.rule, "score": runner.constant(a.lr)[0]} for m, a in result.suggestions().items()
-    }
-    model = task.build(0.01, seed)
-    start = time.perf_counter()
-    found = Tuner(quiet_trainer(task.epochs)).lr_find(model)
-    pl_s = time.perf_counter() - start
-    pl_lr = found.suggestion() if found is not None else None
-    return {
-        "grid": [{"lr": lr, "score": a, "seconds": s} for lr, (a, s) in zip(GRID, grid)],
-        "ours": {"lr": result.suggestion, "rule": result.rule, "score": score, "finder_s": result.seconds},
-        "range": result.lr_range,
-        "fit_s": fit_s,
-        "rules": rules,
-        "lightning": {"lr": pl_lr, "score": runner.constant(pl_lr)[0], "seconds": pl_s},
-        "curve": result.to_dict(),
-    }
+HAND = {"cyclical": "cyclical", "onecycle_range": "onecycle", "onecycle_valley": "onecycle"}  # ours -> hand grid
 
 
 def run_range(task: Task, seed: int, best: int, quick: bool) -> dict[str, Any]:
-    half = max(1, task.epochs * steps_per_epoch(task) // 4)  # two triangular cycles over the run
+    """Schedules fed by ``LRFinder``'s ``lr_range`` and by hand-picked bounds around grid LR ``best``."""
+    half = max(1, task.epochs * task.steps_per_epoch // 4)  # two triangular cycles over the run
 
     def cyclical(base: float | None = None, peak: float | None = None) -> Cyclical:
         return Cyclical(base_lr=base, max_lr=peak, step_size_up=half, cycle_momentum=False)
 
+    def score(lr: float, *callbacks: Any) -> float:
+        return task.fit(lr, seed, callbacks).score()
+
     peaks = GRID[max(0, best - 1) : best + (1 if quick else 2)]
     ours = {
-        "cyclical": fit(task, 0.01, seed, [LRFinder(), cyclical()])[0],
-        "onecycle_range": fit(task, 0.01, seed, [LRFinder(), OneCycle(div_factor=None)])[0],
-        "onecycle_valley": fit(task, 0.01, seed, [LRFinder(), OneCycle()])[0],
+        "cyclical": score(FINDER_START_LR, LRFinder(), cyclical()),
+        "onecycle_range": score(FINDER_START_LR, LRFinder(), OneCycle(div_factor=None)),
+        "onecycle_valley": score(FINDER_START_LR, LRFinder(), OneCycle()),
     }
     hand_cyclical = {
-        f"{peak:.3g}/{ratio:g}": fit(task, peak, seed, [cyclical(peak / ratio, peak)])[0]
-        for peak in peaks
-        for ratio in (4, 10)
+        f"{peak:.3g}/{ratio:g}": score(peak, cyclical(peak / ratio, peak)) for peak in peaks for ratio in (4, 10)
     }
-    hand_onecycle = {f"{peak:.3g}": fit(task, peak, seed, [OneCycle(max_lr=peak)])[0] for peak in peaks}
+    hand_onecycle = {f"{peak:.3g}": score(peak, OneCycle(max_lr=peak)) for peak in peaks}
     return {"ours": ours, "cyclical": hand_cyclical, "onecycle": hand_onecycle}
 
 
+def arm(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "lrs": [r["lr"] for r in runs],
+        "rules": [r.get("rule") for r in runs],
+        "score": mean(r["score"] for r in runs),
+    }
+
+
+def schedule_summary(ranges: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """Ours against the best hand-picked bounds (by mean), the gap and twice its standard error."""
+    hand = HAND[name]
+    ours = [r["ours"][name] for r in ranges]
+    means = {k: mean(r[hand][k] for r in ranges) for k in ranges[0][hand]}
+    top = max(means, key=lambda k: means[k])
+    theirs = [r[hand][top] for r in ranges]
+    gap = means[top] - mean(ours)
+    noise = 2 * math.sqrt((sd(ours) ** 2 + sd(theirs) ** 2) / len(ranges)) if len(ranges) > 1 else math.nan
+    return {
+        "score": mean(ours),
+        "sd": sd(ours),
+        "best_hand": {"bounds": top, "score": means[top], "sd": sd(theirs)},
+        "gap": gap,
+        "noise": noise,
+        "within_noise": None if math.isnan(noise) else gap <= noise,
+    }
+
+
 def run_task(task: Task, seeds: list[int], quick: bool) -> dict[str, Any]:
-    runners = {seed: Runner(task, seed) for seed in seeds}
-    points = [run_point(task, seed, runners[seed]) for seed in seeds]
+    points = [finder_point(task, seed, GRID, ConstantRuns(task, seed)) for seed in seeds]
     grid = [mean(p["grid"][i]["score"] for p in points) for i in range(len(GRID))]
     best = int(np.argmax(grid))
     ranges = [run_range(task, seed, best, quick) for seed in seeds]
@@ -150,48 +115,20 @@ def run_task(task: Task, seeds: list[int], quick: bool) -> dict[str, Any]:
         "grid": [{"lr": lr, "score": s} for lr, s in zip(GRID, grid)],
         "grid_best": {"lr": GRID[best], "score": grid[best]},
         "grid_seconds": mean(sum(g["seconds"] for g in p["grid"]) for p in points),
-        "ours": _arm([p["ours"] for p in points]) | {"finder_seconds": mean(p["ours"]["finder_s"] for p in points)},
-        "rules": {m: _arm([p["rules"][m] for p in points]) for m in METHODS},
-        "lightning": _arm([p["lightning"] for p in points])
+        "ours": arm([p["ours"] for p in points]) | {"finder_seconds": mean(p["ours"]["finder_s"] for p in points)},
+        "rules": {m: arm([p["rules"][m] for p in points]) for m in points[0]["rules"]},
+        "lightning": arm([p["lightning"] for p in points])
         | {"seconds": mean(p["lightning"]["seconds"] for p in points)},
         "ranges": [p["range"] for p in points],
-        "schedules": {},
+        "schedules": {name: schedule_summary(ranges, name) for name in HAND},
     }
     summary["score_ratio"] = summary["ours"]["score"] / grid[best]
     summary["cost_ratio"] = summary["ours"]["finder_seconds"] / summary["grid_seconds"]
-    for name, hand in (("cyclical", "cyclical"), ("onecycle_range", "onecycle"), ("onecycle_valley", "onecycle")):
-        ours = [r["ours"][name] for r in ranges]
-        keys = list(ranges[0][hand])
-        means = {k: mean(r[hand][k] for r in ranges) for k in keys}
-        top = max(keys, key=lambda k: means[k])
-        theirs = [r[hand][top] for r in ranges]
-        gap = means[top] - mean(ours)
-        noise = 2 * math.sqrt((_sd(ours) ** 2 + _sd(theirs) ** 2) / len(seeds)) if len(seeds) > 1 else math.nan
-        summary["schedules"][name] = {
-            "score": mean(ours),
-            "sd": _sd(ours),
-            "best_hand": {"bounds": top, "score": means[top], "sd": _sd(theirs)},
-            "gap": gap,
-            "noise": noise,
-            "within_noise": None if math.isnan(noise) else gap <= noise,
-        }
-    print(f"{task.name}: " + _line(summary), flush=True)
+    print(f"{task.name}: " + line(summary), flush=True)
     return {"summary": summary, "points": points, "ranges": ranges}
 
 
-def _arm(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "lrs": [r["lr"] for r in runs],
-        "rules": [r.get("rule") for r in runs],
-        "score": mean(r["score"] for r in runs),
-    }
-
-
-def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else math.nan
-
-
-def _line(s: dict[str, Any]) -> str:
+def line(s: dict[str, Any]) -> str:
     best = s["grid_best"]["score"]
     return (
         f"grid-best {best:.3f}, ours {s['ours']['score'] / best:.3f} (cost {s['cost_ratio']:.3f}), "
@@ -200,172 +137,50 @@ def _line(s: dict[str, Any]) -> str:
     )
 
 
-def _lrs(values: list[float | None], rules: list[str | None] | None = None) -> str:
-    marks = rules or [None] * len(values)
-    return ", ".join(
-        "none" if v is None else f"{v:.3g}" + ("*" if r == "divergence" else "") for v, r in zip(values, marks)
-    )
-
-
-def table(tasks: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | None = None) -> str:
-    m = m or machine()
-    lines = [
-        "# LR finder on five tasks",
-        "",
-        f"Generated by `python benchmarks/finder.py`; mean over seeds {seeds}. Scores: test accuracy, R^2 for "
-        "diabetes. Ratios are to the grid-best mean score of a 12-point constant-LR grid from 1e-4 to 1. "
-        "`*`: suggested by the divergence fallback (no clear descent).",
-        "",
-        "## Benchmark: point (constant LR)",
-        "",
-    ]
-    points = [
-        (
-            "task",
-            "grid-best LR (score)",
-            "`LRFinder()` LR (per seed)",
-            "ours / grid-best",
-            "cost / grid",
-            *(f"rule `{rule}`" for rule in METHODS),
-            "Lightning LR",
-            "Lightning / grid-best",
-        )
-    ]
-    misses = []
-    for t in tasks:
-        s = t["summary"]
-        best = s["grid_best"]
-        ours, theirs = s["ours"], s["lightning"]
-        points.append(
-            (
-                f"{s['task']} ({s['description']})",
-                f"{best['lr']:.3g} ({best['score']:.3f})",
-                _lrs(ours["lrs"], ours["rules"]),
-                f"**{s['score_ratio']:.3f}**",
-                f"{s['cost_ratio']:.3f}",
-                *(f"{s['rules'][rule]['score'] / best['score']:.3f}" for rule in METHODS),
-                _lrs(theirs["lrs"]),
-                f"{theirs['score'] / best['score']:.3f}",
-            )
-        )
-        if s["score_ratio"] < TARGET_SCORE:
-            misses.append(f"{s['task']}: ours reaches {s['score_ratio']:.3f} of the grid-best (target {TARGET_SCORE})")
-        if ours["score"] < theirs["score"]:
-            misses.append(f"{s['task']}: ours ({ours['score']:.3f}) is below Lightning's ({theirs['score']:.3f})")
-        if s["cost_ratio"] > TARGET_COST:
-            misses.append(f"{s['task']}: the test costs {s['cost_ratio']:.3f} of the grid (target {TARGET_COST})")
-    lines += [
-        *markdown_table(points, align="lllrr" + "r" * len(METHODS) + "lr"),
-        "",
-        "## Benchmark: range (schedules fed by `lr_range`)",
-        "",
-    ]
-    ranges = [
-        (
-            "task",
-            "`lr_range` (per seed)",
-            "schedule",
-            "ours (sd)",
-            "best hand-picked bounds (sd)",
-            "gap",
-            "2 SE",
-            "within noise",
-        )
-    ]
-    names = {
-        "cyclical": "`Cyclical()`",
-        "onecycle_range": "`OneCycle(div_factor=None)`",
-        "onecycle_valley": "`OneCycle()`",
-    }
-    for t in tasks:
-        s = t["summary"]
-        spans = ", ".join("none" if r is None else f"{r[0]:.2g}-{r[1]:.2g}" for r in s["ranges"])
-        for name, v in s["schedules"].items():
-            hand = v["best_hand"]
-            verdict = {None: "n/a (1 seed)", True: "yes", False: "**no**"}[v["within_noise"]]
-            ranges.append(
-                (
-                    s["task"],
-                    spans,
-                    names[name],
-                    f"{v['score']:.3f} ({v['sd']:.3f})",
-                    f"{hand['bounds']}: {hand['score']:.3f} ({hand['sd']:.3f})",
-                    f"{v['gap']:+.3f}",
-                    f"{v['noise']:.3f}",
-                    verdict,
-                )
-            )
-            if v["within_noise"] is False:
-                misses.append(f"{s['task']}: {names[name]} is {v['gap']:.3f} below the best hand-picked bounds")
-    lines += [
-        *markdown_table(ranges, align="lllrlrrl"),
-        "",
-        "Hand-picked bounds: Cyclical `max_lr/ratio` (base_lr = max_lr / ratio), OneCycle `max_lr` "
-        "(div_factor 25). Gap: best hand-picked mean minus ours; within noise: gap <= 2 SE.",
-        "",
-        "## Benchmark: targets",
-        "",
-        f"Ours >= {TARGET_SCORE} of the grid-best on every task, never below Lightning's suggestion, test cost <= "
-        f"{TARGET_COST} of the grid; schedules fed by `lr_range` within seed noise of the best hand-picked bounds.",
-        "",
-        *(["All met."] if not misses else ["Missed:", "", *(f"- {m}" for m in misses)]),
-        "",
-        f"{machine_line(m)[:-1]}, {m['date']}.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def figure(curve: dict[str, Any], title: str, path: Path) -> None:
     fig = FinderResult.from_dict(curve).plot(show_all=True)
     fig.suptitle(title, fontsize="medium")
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, a smaller range grid")
-    parser.add_argument("--write", action="store_true", help="write the docs files also with --quick")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--tasks", nargs="*", default=[t.name for t in TASKS], choices=[t.name for t in TASKS])
-    parser.add_argument("--from-json", action="store_true", help="only re-render the docs files from finder.json")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    if args.from_json:
-        data = json.loads((DOCS / "finder.json").read_text())
-        save(data["tasks"], data["seeds"], data.get("machine"))
-        return
-    quiet_lightning()
-    seeds = list(range(1 if args.quick else args.seeds))
-    write = args.write or not args.quick
-    results = []
-    for task in TASKS:
-        if task.name in args.tasks:
-            results.append(run_task(task, seeds, args.quick))
-            if write:  # after each task: a run cut short keeps what it finished
-                save(results, seeds)
-    print(table(results, seeds))
-
-
-def save(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | None = None) -> None:
+def save(out: Path, results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any] | None = None) -> None:
     """Write the docs files; tasks run earlier with the same seeds and not run now are kept."""
-    if (DOCS / "finder.json").exists():
-        old = json.loads((DOCS / "finder.json").read_text())
+    if (out / "finder.json").exists():
+        old = json.loads((out / "finder.json").read_text())
         if old["seeds"] == seeds:
-            fresh = {r["summary"]["task"]: r for r in results}
-            kept = {r["summary"]["task"]: r for r in old["tasks"]} | fresh
+            kept = {r["summary"]["task"]: r for r in old["tasks"]} | {r["summary"]["task"]: r for r in results}
             results = [kept[t.name] for t in TASKS if t.name in kept]
     m = m or machine()
-    write_results(
-        "finder", {"seeds": seeds, "tasks": results, "machine": m}, table(results, seeds, m), DOCS, allow_nan=True
-    )
-    images = REPO / "docs" / "images"
+    text = page(results, seeds, (TARGET_SCORE, TARGET_COST), m)
+    write_results("finder", {"seeds": seeds, "tasks": results, "machine": m}, text, out, allow_nan=True)
+    images = out.parent / "images"
     for r in results:
         if r["summary"]["task"] == "digits-mlp":
             figure(r["points"][0]["curve"], "LRFinder() on digits (MLP, SGD momentum)", images / "finder.png")
         if r["summary"]["task"] == "mnist1d-gru":
             curve = r["points"][0]["curve"]
-            title = f"LRFinder() on MNIST-1D (GRU, Adam): {curve['rule']} rule"
-            figure(curve, title, images / "finder_divergence.png")
+            figure(curve, f"LRFinder() on MNIST-1D (GRU, Adam): {curve['rule']} rule", images / "finder_divergence.png")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = cli.parser(__doc__, "one seed, a smaller range grid", seeds=3)
+    names = [t.name for t in TASKS]
+    parser.add_argument("--tasks", nargs="*", default=names, choices=names)
+    parser.add_argument("--from-json", action="store_true", help="only re-render the docs files from finder.json")
+    args = parser.parse_args(argv)
+    cli.start(args)
+    if args.from_json:
+        data = json.loads((args.out_dir / "finder.json").read_text())
+        save(args.out_dir, data["tasks"], data["seeds"], data.get("machine"))
+        return
+    seeds = list(range(1 if args.quick else args.seeds))
+    results = []
+    for task in TASKS:
+        if task.name in args.tasks:
+            results.append(run_task(task, seeds, args.quick))
+            if cli.writes(args):  # after each task: a run cut short keeps what it finished
+                save(args.out_dir, results, seeds)
+    print(page(results, seeds, (TARGET_SCORE, TARGET_COST)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ never to docs/. A real run writes docs/benchmarks/gpu.{md,json}.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -34,11 +35,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable as `python benchmarks/gpu_check.py` without installing
-    sys.path.insert(0, str(REPO))
+if __name__ == "__main__":  # `python benchmarks/gpu_check.py`: the repository first on sys.path, this folder off it
+    _root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.report import DOCS, machine, markdown_table, write_results  # noqa: E402
+from benchmarks.harness import DOCS, REPO, machine, write_results
+from benchmarks.pages.gpu import page
 
 
 # --------------------------------------------------------------------------- parts run in subprocesses
@@ -115,66 +117,50 @@ def fsdp(dry: bool, tmp: Path, timeout: float) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the FSDP part (in its own process)
-def fsdp_part(accelerator: str) -> dict[str, Any]:
-    import lightning.pytorch as pl
+def regression() -> dict[str, tuple[Any, Any]]:
+    """256 random inputs of 16 features; the target a linear function of two of them, plus noise."""
     import torch
-    from lightning.pytorch.callbacks import Callback
-    from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from lightning_lr import LRFinder, OneCycle
-
-    class Model(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
-
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            return nn.functional.mse_loss(self.net(x), y)
-
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
-
-    class Recorder(Callback):
-        def __init__(self) -> None:
-            self.values: list[tuple[float, float]] = []
-
-        def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-            group = optimizer.param_groups[0]
-            self.values.append((float(group["lr"]), float(group["momentum"])))
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(256, 16, generator=g)
     y = x[:, :1] - 0.5 * x[:, 1:2] + 0.1 * torch.randn(256, 1, generator=g)
+    return {"train": (x, y), "test": (x, y)}
+
+
+def attempt(what: str, fn: Any) -> tuple[Any, str | None]:
+    """``fn()`` and no error, or ``None`` and the error's type and first line (recorded, not hidden)."""
+    try:
+        return fn(), None
+    except Exception as error:
+        print(f"{what}: {type(error).__name__}: {error}", flush=True)
+        traceback.print_exc()
+        return None, f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+
+
+def fsdp_part(accelerator: str) -> dict[str, Any]:
+    """``OneCycle`` under FSDP against a single device, then ``LRFinder(apply=False)`` under FSDP."""
+    import torch
+
+    from benchmarks.harness import StepValues, Task, models
+    from lightning_lr import LRFinder, OneCycle
+
+    task = Task(
+        "fsdp",
+        "MLP 16-32-1",
+        functools.cache(regression),
+        lambda: models.mlp(16, 32, 1),
+        "SGD momentum 0.9",
+        "MSE (score R^2)",
+        batch=16,
+        epochs=2,
+    )
 
     def train(strategy: str, finder: LRFinder | None = None) -> dict[str, Any]:
-        pl.seed_everything(0, verbose=False)
-        model, recorder = Model(), Recorder()
-        callbacks: list[Callback] = [OneCycle(), recorder] + ([finder] if finder is not None else [])
-        trainer = pl.Trainer(
-            accelerator=accelerator,
-            devices=1,
-            strategy=strategy,
-            max_epochs=2,
-            callbacks=callbacks,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            default_root_dir=tempfile.mkdtemp(),
-        )
-        trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=g))
-        weights = torch.cat([p.detach().float().cpu().reshape(-1) for p in model.parameters()])
-        return {"values": recorder.values, "weights": weights, "finder": finder}
-
-    def attempt(what: str, fn: Any) -> tuple[Any, str | None]:
-        try:
-            return fn(), None
-        except Exception as error:  # recorded, not hidden: the report shows the type and message
-            print(f"{what}: {type(error).__name__}: {error}", flush=True)
-            traceback.print_exc()
-            return None, f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+        values = StepValues(("lr", "momentum"))
+        callbacks = [OneCycle(), values] + ([finder] if finder is not None else [])
+        run = task.fit(0.05, 0, callbacks, accelerator=accelerator, strategy=strategy)
+        weights = torch.cat([p.detach().float().cpu().reshape(-1) for p in run.module.parameters()])
+        return {"values": [step[0] for step in values.steps], "weights": weights}
 
     out: dict[str, Any] = {"accelerator": accelerator}
     single, out["single_error"] = attempt("single device", lambda: train("auto"))
@@ -187,17 +173,14 @@ def fsdp_part(accelerator: str) -> dict[str, Any]:
             max((abs(p[0] - q[0]) for p, q in zip(a, b)), default=None) if len(a) == len(b) else None
         )
     # LRFinder under FSDP: apply=False must leave training bit-identical to the run without it
-    finder_run, out["finder_error"] = attempt(
-        "fsdp + LRFinder", lambda: train("fsdp", LRFinder(num_training_steps=20, apply=False))
-    )
+    finder = LRFinder(num_training_steps=20, apply=False)
+    finder_run, out["finder_error"] = attempt("fsdp + LRFinder", lambda: train("fsdp", finder))
     if finder_run is not None:
-        result = finder_run["finder"].result
-        out["finder_suggestion"] = None if result is None else result.suggestion
-        out["finder_reason"] = None if result is None else result.reason
+        out["finder_suggestion"] = None if finder.result is None else finder.result.suggestion
+        out["finder_reason"] = None if finder.result is None else finder.result.reason
         if sharded is not None:
-            out["finder_restores"] = bool(
-                finder_run["values"] == sharded["values"] and torch.equal(finder_run["weights"], sharded["weights"])
-            )
+            same = finder_run["values"] == sharded["values"] and torch.equal(finder_run["weights"], sharded["weights"])
+            out["finder_restores"] = bool(same)
     return out
 
 
@@ -211,73 +194,6 @@ def machine_info() -> dict[str, Any]:
         info["cuda_version"] = torch.version.cuda
         info["bf16"] = torch.cuda.is_bf16_supported()
     return info
-
-
-def fsdp_verdict(f: dict[str, Any]) -> list[str]:
-    f = {k: v.replace("`", "'") if isinstance(v, str) else v for k, v in f.items()}  # errors quote with backticks
-    lines = []
-    if f.get("fsdp_error"):
-        lines.append(f'- `strategy="fsdp"` did not train: `{f["fsdp_error"]}`.')
-    elif "lrs_identical" in f:
-        same = "identical" if f["lrs_identical"] else f"**different** (max |Δlr| {f['max_abs_lr_diff']})"
-        lines.append(f"- `OneCycle` under FSDP vs single device: LR and momentum of all {f['steps']} steps {same}.")
-    if f.get("finder_error"):
-        lines.append(f"- `LRFinder` under FSDP refused/failed: `{f['finder_error']}`.")
-    elif "finder_suggestion" in f:
-        restored = {True: "bit-identical", False: "**not** identical", None: "not compared"}[f.get("finder_restores")]
-        lines.append(
-            f"- `LRFinder` under FSDP ran: suggestion {f['finder_suggestion']}, reason {f['finder_reason']!r}; "
-            f"training after it (`apply=False`) vs without it: {restored}."
-        )
-    return lines or ["- no result (see the output tail in gpu.json)"]
-
-
-def write_report(out: Path, result: dict[str, Any]) -> None:
-    skipped = {"rc": "not run", "wall_s": 0}
-    m = result["machine"]
-    t, o, f = (result.get(k, skipped) for k in ("throughput", "overhead", "fsdp"))
-    banner = (
-        "**CPU dry run**: this checks the script, the numbers are not GPU numbers."
-        if result["dry_run"]
-        else f"Run on {m.get('gpu', '?')} (CUDA {m.get('cuda_version')}, bf16 supported: {m.get('bf16')})."
-    )
-    ratios = ", ".join(
-        f"{int(g):,} groups {r:.3f} ({o['ratio_ci95'][g][0]:.3f}..{o['ratio_ci95'][g][1]:.3f})"
-        for g, r in (o.get("ratios") or {}).items()
-    )
-    lines = [
-        "# GPU check",
-        "",
-        f"Generated by `bash benchmarks/gpu.sh{' --dry-run' if result['dry_run'] else ''}` on {result['date']} "
-        f"in {result['wall_s']:.0f} s. {banner} torch {m['torch']}, lightning {m['lightning']}.",
-        "",
-        *markdown_table(
-            [
-                ("part", "result", "wall s"),
-                (
-                    f"example throughput (`examples/train_cifar.py`, built-in data, {t.get('precision')}, "
-                    f"channels_last, batch {t.get('batch_size')})",
-                    f"{t.get('images_per_s')} images/s, {t.get('s_per_epoch')} s/epoch (rc {t['rc']})",
-                    t["wall_s"],
-                ),
-                (
-                    "per-step overhead ratio, `OneCycle` / (`OneCycleLR` + `LearningRateMonitor`), 95% CI",
-                    f"{ratios or '—'} (rc {o['rc']})",
-                    o["wall_s"],
-                ),
-                ('FSDP (`strategy="fsdp"`, 1 device)', f"see below (rc {f['rc']})", f["wall_s"]),
-            ],
-            align="llr",
-        ),
-        "",
-        "FSDP:",
-        "",
-        *fsdp_verdict(f),
-        "",
-        "Raw output (tails) in [gpu.json](gpu.json).",
-        "",
-    ]
-    write_results("gpu", result, lines, out, allow_nan=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             part["output_tail"] = part.pop("output")[-3000:]
             result[name] = part
     result["wall_s"] = time.perf_counter() - start
-    write_report(out, result)
+    write_results("gpu", result, page(result), out, allow_nan=True)
     print((out / "gpu.md").read_text())
     print(f"wrote {out / 'gpu.md'} and {out / 'gpu.json'}")
     return 1 if any(result[k]["rc"] != 0 for k in args.parts) else 0

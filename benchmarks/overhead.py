@@ -41,7 +41,6 @@ import csv
 import gc
 import itertools
 import math
-import random
 import statistics
 import sys
 import tempfile
@@ -56,21 +55,14 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable as `python benchmarks/overhead.py` without installing
-    sys.path.insert(0, str(REPO))
+if __name__ == "__main__":  # `python benchmarks/overhead.py`: the repository first on sys.path, this folder off it
+    _root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.report import (  # noqa: E402
-    DOCS,
-    loadavg,
-    machine,
-    machine_line,
-    markdown_table,
-    quiet_lightning,
-    text_table,
-    write_results,
-)
-from lightning_lr import OneCycle  # noqa: E402
+from benchmarks.harness import StepValues, cli, machine, quiet_trainer, text_table, write_results
+from benchmarks.harness.stats import bootstrap_median
+from benchmarks.pages.overhead import HEADER, markdown, rows, verdict
+from lightning_lr import OneCycle
 
 MAX_LR = 0.1
 WIDTH = 16
@@ -79,7 +71,6 @@ LABELS = {
     "pytorch": "PyTorch OneCycleLR + LearningRateMonitor",
     "ours": "lightning_lr OneCycle(log_loss=False)",
 }
-ACCELERATOR = "cpu"  # --accelerator (benchmarks/gpu_check.py runs it on "cuda")
 
 
 # --------------------------------------------------------------------------- model, data, trainer
@@ -148,22 +139,6 @@ def make_loader(steps: int, batch_size: int) -> DataLoader:
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
 
 
-def make_trainer(callbacks: list[Callback], logger: Any, log_every: int, **kwargs: Any) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator=ACCELERATOR,
-        devices=1,
-        max_epochs=1,
-        callbacks=callbacks,
-        logger=logger,
-        log_every_n_steps=log_every,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        **kwargs,
-    )
-
-
 def arm_callbacks(arm: str) -> list[Callback]:
     """The LR callbacks of one arm."""
     if arm == "pytorch":
@@ -185,28 +160,25 @@ class StepTimer(Callback):
         self.stamps.append(time.perf_counter())  # closes the last step
 
 
-class GroupValues(Callback):
-    """LR and momentum of every group the optimizer is about to use, per step (warm-up runs only)."""
-
-    def __init__(self) -> None:
-        self.values: list[list[tuple[float, float]]] = []
-
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        self.values.append([(float(g["lr"]), float(g["momentum"])) for g in optimizer.param_groups])
-
-
 def fit(arm: str, groups: int, tensors: int, args: argparse.Namespace, record: bool = False) -> dict[str, Any]:
     """One training run of ``args.steps`` optimizer steps: step intervals (s), what was set and logged."""
-    timer, values = StepTimer(), GroupValues()
+    timer, values = StepTimer(), StepValues(("lr", "momentum"), all_groups=True)
     callbacks: list[Callback] = [timer, *arm_callbacks(arm)] + ([values] if record else [])
     with tempfile.TemporaryDirectory(prefix="lr_overhead_") as tmp:
-        trainer = make_trainer(callbacks, CSVLogger(tmp, name="bench"), args.log_every, default_root_dir=tmp)
+        trainer = quiet_trainer(
+            1,
+            callbacks,
+            logger=CSVLogger(tmp, name="bench"),
+            log_every_n_steps=args.log_every,
+            default_root_dir=tmp,
+            accelerator=args.accelerator,
+        )
         model = GroupedMLP(arm, tensors, groups)
         gc.collect()
         trainer.fit(model, make_loader(args.steps, args.batch_size))
         assert trainer.global_step == args.steps, (trainer.global_step, args.steps)
         logged = logged_series(Path(trainer.logger.log_dir) / "metrics.csv") if record else {}  # type: ignore[union-attr]
-    return {"intervals": [b - a for a, b in itertools.pairwise(timer.stamps)], "logged": logged, "set": values.values}
+    return {"intervals": [b - a for a, b in itertools.pairwise(timer.stamps)], "logged": logged, "set": values.steps}
 
 
 def logged_series(path: Path) -> dict[str, int]:
@@ -233,13 +205,6 @@ def check_equivalent(warm: dict[str, dict[str, Any]], groups: int, steps: int) -
 
 
 # --------------------------------------------------------------------------- one group count
-def bootstrap_ci(values: list[float], n: int = 2000) -> list[float]:
-    """95% bootstrap interval of the median (rounds resampled with replacement)."""
-    rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(n))
-    return [medians[int(0.025 * n)], medians[int(0.975 * n) - 1]]
-
-
 def measure(groups: int, tensors: int, args: argparse.Namespace) -> dict[str, Any]:
     """Warm-up and check, then ``args.pairs`` interleaved rounds; the summary of the per-round ratios."""
     warm = {arm: fit(arm, groups, tensors, args, record=True) for arm in ARMS}
@@ -259,7 +224,7 @@ def measure(groups: int, tensors: int, args: argparse.Namespace) -> dict[str, An
         "groups": groups,
         "median_ms_per_step": {arm: statistics.median(medians[arm]) for arm in ARMS},
         "ratio": statistics.median(ratios),
-        "ratio_ci95": bootstrap_ci(ratios),
+        "ratio_ci95": bootstrap_median(ratios),
         "round_ratios": ratios,
         "rounds_faster": sum(r < 1.0 for r in ratios),
         "diff_us_per_step": statistics.median((o - t) * 1e3 for o, t in zip(medians["ours"], medians["pytorch"])),
@@ -268,76 +233,14 @@ def measure(groups: int, tensors: int, args: argparse.Namespace) -> dict[str, An
     }
 
 
-# --------------------------------------------------------------------------- report
-HEADER = ("param groups", "PyTorch ms/step", "ours ms/step", "ours - PyTorch us/step", "ratio", "95% CI", "faster in")
-
-
-def rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
-    out = []
-    for r in result["by_groups"]:
-        ms, (low, high) = r["median_ms_per_step"], r["ratio_ci95"]
-        out.append(
-            (
-                f"{r['groups']:,}",
-                f"{ms['pytorch']:.3f}",
-                f"{ms['ours']:.3f}",
-                f"{r['diff_us_per_step']:+.1f}",
-                f"{r['ratio']:.3f}",
-                f"{low:.3f}..{high:.3f}",
-                f"{r['rounds_faster']}/{len(r['round_ratios'])}",
-            )
-        )
-    return out
-
-
-def verdict(result: dict[str, Any]) -> str:
-    missed = [f"{r['groups']:,} groups ({r['ratio']:.3f})" for r in result["by_groups"] if r["ratio"] > 1.0]
-    return "target ratio <= 1.0 at every group count: " + ("met" if not missed else "MISSED at " + ", ".join(missed))
-
-
-def markdown(result: dict[str, Any]) -> list[str]:
-    cfg, m = result["config"], result["machine"]
-    return [
-        "# Per-step overhead: `OneCycle` vs PyTorch `OneCycleLR` + `LearningRateMonitor`",
-        "",
-        f"Generated by `{cfg['command']}` on {m['date']}. One small MLP ({WIDTH} inputs, tanh hidden layer stored "
-        f"as one tensor per unit, linear head: {cfg['tensors']} parameter tensors), its tensors split into the "
-        "given number of param groups of consecutive tensors with LRs rising group by group from "
-        f"{MAX_LR / 2:g} to {MAX_LR:g} (as layer-wise decay does); SGD (momentum 0.9, `foreach=True`), batch "
-        f"{cfg['batch_size']}, real `CSVLogger`, `log_every_n_steps={cfg['log_every']}`. PyTorch: `OneCycleLR` "
-        "(`interval='step'`, each group's LR its peak) + `LearningRateMonitor(logging_interval='step', "
-        "log_momentum=True)`; ours: `OneCycle(log_loss=False)`, which sets and logs the same LR and momentum of "
-        "every group (checked at every step, to 1e-12) and nothing else. Per group count: a warm-up run per arm, "
-        f"then {cfg['rounds']} interleaved rounds of {cfg['steps']} steps per arm, the first {cfg['skip']} steps "
-        "of each run dropped; step time = time between consecutive `on_train_batch_start`, median per run; "
-        "ratio = median over rounds of the per-round ratio ours / PyTorch, with a bootstrap 95% interval.",
-        "",
-        *markdown_table([HEADER, *rows(result)]),
-        "",
-        f"{verdict(result)}.",
-        "",
-        "Probes of the LR work in isolation (Lightning's callback dispatch, the scheduler update, our hooks) "
-        "and a cProfile of our hooks: `python benchmarks/overhead_probes.py` (they read Lightning internals, "
-        "so they live outside this benchmark).",
-        "",
-        f"{machine_line(m)} Other processes shared the CPUs when the load is above ~0.3. Raw numbers: "
-        "[overhead.json](overhead.json).",
-    ]
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = cli.parser(__doc__, "seconds: 1 and 10 groups, 1 round of 30 steps, logging every 10")
     parser.add_argument("--groups", type=int, nargs="+", default=[1, 100, 1000], help="param group counts")
     parser.add_argument("--pairs", type=int, default=9, help="interleaved rounds per group count (default 9)")
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps per run (default 150)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--log-every", type=int, default=50, help="Trainer log_every_n_steps (default 50)")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
-    quick = "seconds: 1 and 10 groups, 1 round of 30 steps, logging every 10"
-    parser.add_argument("--quick", action="store_true", help=quick)
-    parser.add_argument("--write", action="store_true", help="write the docs files even with --quick")
     parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks/overhead.*")
-    parser.add_argument("--out-dir", type=Path, default=DOCS)
     parser.add_argument("--accelerator", default="cpu", help="Trainer accelerator (default cpu; gpu_check: cuda)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -347,45 +250,41 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def config(args: argparse.Namespace, argv: list[str] | None, tensors: int) -> dict[str, Any]:
+    return {
+        "command": " ".join(["python benchmarks/overhead.py", *(sys.argv[1:] if argv is None else argv)]),
+        "groups": args.groups,
+        "tensors": tensors,
+        "rounds": args.pairs,
+        "steps": args.steps,
+        "skip": max(2, args.steps // 10),
+        "batch_size": args.batch_size,
+        "log_every": args.log_every,
+        "threads": args.threads,
+        "accelerator": args.accelerator,
+        "quick": args.quick,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    global ACCELERATOR
     args = parse(argv)
-    ACCELERATOR = args.accelerator
-    torch.set_num_threads(args.threads)
-    quiet_lightning()
-    load_start = loadavg()
+    load_start = cli.start(args)
     if load_start is not None and load_start > 0.5:
         print(f"note: 1-min load average {load_start} at the start: other processes share the CPUs, expect noise")
     tensors = max(3, *args.groups)
-    by_groups = []
-    for groups in args.groups:
-        by_groups.append(measure(groups, tensors, args))
+    by_groups = [measure(groups, tensors, args) for groups in args.groups]
     result: dict[str, Any] = {
-        "config": {
-            "command": " ".join(["python benchmarks/overhead.py", *(sys.argv[1:] if argv is None else argv)]),
-            "groups": args.groups,
-            "tensors": tensors,
-            "rounds": args.pairs,
-            "steps": args.steps,
-            "skip": max(2, args.steps // 10),
-            "batch_size": args.batch_size,
-            "log_every": args.log_every,
-            "threads": args.threads,
-            "accelerator": args.accelerator,
-            "quick": args.quick,
-        },
+        "config": config(args, argv, tensors),
         "arms": list(ARMS),
         "labels": LABELS,
         "machine": machine(load_start),
         "by_groups": by_groups,
+        "target_met": all(r["ratio"] <= 1.0 for r in by_groups),
     }
-    result["target_met"] = all(r["ratio"] <= 1.0 for r in by_groups)
-    print()
-    print(text_table([HEADER, *rows(result)]))
-    print()
+    print(f"\n{text_table([HEADER, *rows(result)])}\n")
     print(verdict(result))
-    if (args.write or not args.quick) and not args.no_write:
-        paths = write_results("overhead", result, markdown(result), args.out_dir, indent=2)
+    if cli.writes(args) and not args.no_write:
+        paths = write_results("overhead", result, markdown(result, WIDTH, MAX_LR), args.out_dir, indent=2)
         print(f"\nwrote {paths[0]} and {paths[1]}")
     return 0 if all(math.isfinite(r["ratio"]) for r in by_groups) else 1
 

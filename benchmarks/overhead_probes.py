@@ -35,13 +35,19 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable as `python benchmarks/overhead_probes.py` without installing
-    sys.path.insert(0, str(REPO))
+if __name__ == "__main__":  # `python benchmarks/overhead_probes.py`: the repository first on sys.path
+    _root = Path(__file__).resolve().parents[1]
+    sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
-from benchmarks.overhead import ARMS, GroupedMLP, StepTimer, arm_callbacks, fit, make_loader, make_trainer  # noqa: E402
-from benchmarks.report import quiet_lightning, text_table  # noqa: E402
-from lightning_lr import OneCycle  # noqa: E402
+from benchmarks.harness import REPO, quiet_lightning, quiet_trainer, text_table
+from benchmarks.overhead import ARMS, GroupedMLP, StepTimer, arm_callbacks, fit, make_loader
+from lightning_lr import OneCycle
+
+
+def loop_empty(n: int) -> None:
+    """The loop's own cost, subtracted from every probe."""
+    for _ in range(n):
+        pass
 
 
 class MicroProbe(Callback):
@@ -67,19 +73,40 @@ class MicroProbe(Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, i: int) -> None:
         if i != self.at:
             return
-        from lightning.pytorch.trainer import call
-
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        mine = [c for c in callbacks if not isinstance(c, (StepTimer, MicroProbe))]
         optimizer = trainer.optimizers[0]
         outputs = {"loss": torch.tensor(0.5)}
-        loss = outputs["loss"]
-        dispatch = call._call_callback_hooks
-        post: list[Any] = []  # what Optimizer.step calls after a real step
+        post: list[Any] = []  # what Optimizer.step calls after a real step: our clock's hook, while probed
+        dispatch = self.dispatch_loop(trainer, batch, optimizer, outputs, post)
+        base = self.best(loop_empty)
+        try:
+            trainer.callbacks = []  # type: ignore[attr-defined]
+            none = self.best(dispatch)
+            trainer.callbacks = [Callback()]  # type: ignore[attr-defined]
+            self.results["noop_callback_dispatch_us"] = self.best(dispatch) - none
+            if self.arm == "pytorch":
+                self.pytorch(trainer, base)
+            else:
+                ours = next(c for c in mine if isinstance(c, OneCycle))
+                post[:] = list(optimizer._optimizer_step_post_hooks.values())
+                self.ours(ours, trainer, pl_module, batch, outputs, post, base)
+            trainer.callbacks = mine  # type: ignore[attr-defined]
+            key = "monitor_dispatch_us" if self.arm == "pytorch" else "ours_dispatch_us"
+            self.results[key] = self.best(dispatch) - none
+            post.clear()
+        finally:
+            trainer.callbacks = callbacks  # type: ignore[attr-defined]
+        trainer.should_stop = True
 
-        def loop_empty(n: int) -> None:
-            for _ in range(n):
-                pass
+    @staticmethod
+    def dispatch_loop(trainer: pl.Trainer, batch: Any, optimizer: Any, outputs: Any, post: list[Any]) -> Any:
+        """A loop over the callback hooks Lightning calls per optimizer step (and ``post``, the post-step hooks)."""
+        from lightning.pytorch.trainer import call
 
-        def loop_dispatch(n: int) -> None:  # the callback hooks Lightning calls per optimizer step
+        dispatch, loss = call._call_callback_hooks, outputs["loss"]
+
+        def loop(n: int) -> None:
             for k in range(n):
                 dispatch(trainer, "on_train_batch_start", batch, k)
                 dispatch(trainer, "on_before_zero_grad", optimizer)
@@ -90,65 +117,62 @@ class MicroProbe(Callback):
                     hook(optimizer, (), {})
                 dispatch(trainer, "on_train_batch_end", outputs, batch, k)
 
-        base = self.best(loop_empty)
-        callbacks = trainer.callbacks  # type: ignore[attr-defined]
-        mine = [c for c in callbacks if not isinstance(c, (StepTimer, MicroProbe))]
+        return loop
+
+    def pytorch(self, trainer: pl.Trainer, base: float) -> None:
+        """``OneCycleLR.step()`` and Lightning's step-scheduler update around it."""
+        update = trainer.fit_loop.epoch_loop.update_lr_schedulers
+        scheduler = trainer.lr_scheduler_configs[0].scheduler
+
+        def loop_update(n: int) -> None:
+            for _ in range(n):
+                update("step", update_plateau_schedulers=False)
+
+        def loop_step(n: int) -> None:
+            for _ in range(n):
+                scheduler.step()
+
+        self.results["torch_scheduler_update_us"] = self.best(loop_update) - base
+        self.results["torch_scheduler_step_us"] = self.best(loop_step) - base
+
+    def ours(
+        self,
+        ours: OneCycle,
+        trainer: pl.Trainer,
+        pl_module: Any,
+        batch: Any,
+        outputs: Any,
+        post: list[Any],
+        base: float,
+    ) -> None:
+        """Our hooks called directly: batch start, the optimizer post-step hook, batch end, ``state_key``."""
+        optimizer = trainer.optimizers[0]
+
+        def loop_start(n: int) -> None:
+            for k in range(n):
+                ours.on_train_batch_start(trainer, pl_module, batch, k)
+
+        def loop_post(n: int) -> None:
+            for _ in range(n):
+                for hook in post:
+                    hook(optimizer, (), {})
+
+        def loop_end(n: int) -> None:
+            for k in range(n):
+                ours.on_train_batch_end(trainer, pl_module, outputs, batch, k)
+
+        state_key = type(ours).state_key.fget
+
+        def loop_key(n: int) -> None:
+            for _ in range(n):
+                state_key(ours)
+
         r = self.results
-        try:
-            trainer.callbacks = []  # type: ignore[attr-defined]
-            none = self.best(loop_dispatch)
-            trainer.callbacks = [Callback()]  # type: ignore[attr-defined]
-            r["noop_callback_dispatch_us"] = self.best(loop_dispatch) - none
-            if self.arm == "pytorch":
-                trainer.callbacks = mine  # type: ignore[attr-defined]
-                r["monitor_dispatch_us"] = self.best(loop_dispatch) - none
-                update = trainer.fit_loop.epoch_loop.update_lr_schedulers
-                scheduler = trainer.lr_scheduler_configs[0].scheduler
-
-                def loop_update(n: int) -> None:
-                    for _ in range(n):
-                        update("step", update_plateau_schedulers=False)
-
-                def loop_step(n: int) -> None:
-                    for _ in range(n):
-                        scheduler.step()
-
-                r["torch_scheduler_update_us"] = self.best(loop_update) - base
-                r["torch_scheduler_step_us"] = self.best(loop_step) - base
-            else:
-                ours = next(c for c in mine if isinstance(c, OneCycle))
-                post[:] = list(optimizer._optimizer_step_post_hooks.values())
-
-                def loop_start(n: int) -> None:
-                    for k in range(n):
-                        ours.on_train_batch_start(trainer, pl_module, batch, k)
-
-                def loop_post(n: int) -> None:
-                    for _ in range(n):
-                        for hook in post:
-                            hook(optimizer, (), {})
-
-                def loop_end(n: int) -> None:
-                    for k in range(n):
-                        ours.on_train_batch_end(trainer, pl_module, outputs, batch, k)
-
-                r["ours_batch_start_us"] = self.best(loop_start) - base
-                r["ours_post_step_us"] = self.best(loop_post) - base
-                r["ours_batch_end_us"] = self.best(loop_end) - base
-                r["ours_hooks_us"] = r["ours_batch_start_us"] + r["ours_post_step_us"] + r["ours_batch_end_us"]
-                state_key = type(ours).state_key.fget
-
-                def loop_key(n: int) -> None:
-                    for _ in range(n):
-                        state_key(ours)
-
-                r["ours_state_key_us"] = self.best(loop_key) - base
-                trainer.callbacks = mine  # type: ignore[attr-defined]
-                r["ours_dispatch_us"] = self.best(loop_dispatch) - none
-                post.clear()
-        finally:
-            trainer.callbacks = callbacks  # type: ignore[attr-defined]
-        trainer.should_stop = True
+        r["ours_batch_start_us"] = self.best(loop_start) - base
+        r["ours_post_step_us"] = self.best(loop_post) - base
+        r["ours_batch_end_us"] = self.best(loop_end) - base
+        r["ours_hooks_us"] = r["ours_batch_start_us"] + r["ours_post_step_us"] + r["ours_batch_end_us"]
+        r["ours_state_key_us"] = self.best(loop_key) - base
 
 
 def micro_benchmark(groups: int, tensors: int, calls: int, log_every: int) -> dict[str, float]:
@@ -157,8 +181,12 @@ def micro_benchmark(groups: int, tensors: int, calls: int, log_every: int) -> di
     for arm in ARMS:
         probe = MicroProbe(arm, calls)
         with tempfile.TemporaryDirectory(prefix="lr_overhead_micro_") as tmp:
-            trainer = make_trainer(
-                [*arm_callbacks(arm), probe], CSVLogger(tmp, name="micro"), log_every, default_root_dir=tmp
+            trainer = quiet_trainer(
+                1,
+                [*arm_callbacks(arm), probe],
+                logger=CSVLogger(tmp, name="micro"),
+                log_every_n_steps=log_every,
+                default_root_dir=tmp,
             )
             # OneCycleLR must last the loops; OneCycle holds its last value past the end
             model = GroupedMLP(arm, tensors, groups, total_steps=probe.repeat * calls * 2 + 100)
@@ -214,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps of the profiled run")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--accelerator", default="cpu", help="Trainer accelerator of the profiled run (default cpu)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     quiet_lightning()

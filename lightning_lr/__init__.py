@@ -1,36 +1,53 @@
 """lightning_lr: Lightning callbacks that own the learning-rate schedule.
 
+The names below load on first use, so ``lightning_lr.schedules``, ``lightning_lr.planner`` and
+:class:`ScheduleLR` work without importing Lightning.
+
 Example:
     >>> from lightning.pytorch import Trainer
     >>> from lightning_lr import OneCycle
     >>> trainer = Trainer(max_epochs=3, callbacks=[OneCycle()], logger=False)
 """
 
-from lightning_lr import finder, schedules
-from lightning_lr.callbacks import (
-    CosineAnnealing,
-    CosineRestarts,
-    Cyclical,
-    ExponentialDecay,
-    HyperparameterScheduler,
-    LRScheduler,
-    MultiStepDecay,
-    OneCycle,
-    PlateauState,
-    ReduceLROnPlateau,
-    ScaleLR,
-    ScheduleCallback,
-    ScheduleConflictError,
-    StepDecay,
-    WarmupCosine,
-    WarmupLinear,
-    WarmupStableDecay,
-)
-from lightning_lr.finder import FinderResult, LRFinder, find_lr
-from lightning_lr.param_groups import layerwise_param_groups
-from lightning_lr.schedule_lr import ScheduleLR
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lightning_lr.deprecation import moved
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "CosineAnnealing",
+            "CosineRestarts",
+            "Cyclical",
+            "ExponentialDecay",
+            "HyperparameterScheduler",
+            "LRScheduler",
+            "MultiStepDecay",
+            "OneCycle",
+            "ReduceLROnPlateau",
+            "ScaleLR",
+            "ScheduleCallback",
+            "StepDecay",
+            "WarmupCosine",
+            "WarmupLinear",
+            "WarmupStableDecay",
+        ),
+        "lightning_lr.callbacks",
+    ),
+    "ScheduleConflictError": "lightning_lr.checks",
+    "FinderResult": "lightning_lr.finder",
+    "LRFinder": "lightning_lr.finder",
+    "find_lr": "lightning_lr.finder",
+    "ScheduleLR": "lightning_lr.schedule_lr",
+    "layerwise_param_groups": "lightning_lr.param_groups",
+}
+_SUBPACKAGES = ("finder", "planner", "schedules")
+_deprecated = moved(__name__, {"PlateauState": "lightning_lr.callbacks.plateau"})
 
 __all__ = [
     "CosineAnnealing",
@@ -43,7 +60,6 @@ __all__ = [
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",
-    "PlateauState",
     "ReduceLROnPlateau",
     "ScaleLR",
     "ScheduleCallback",
@@ -57,5 +73,46 @@ __all__ = [
     "find_lr",
     "finder",
     "layerwise_param_groups",
+    "planner",
     "schedules",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        return _deprecated(name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from lightning_lr import finder, planner, schedules
+    from lightning_lr.callbacks import (
+        CosineAnnealing,
+        CosineRestarts,
+        Cyclical,
+        ExponentialDecay,
+        HyperparameterScheduler,
+        LRScheduler,
+        MultiStepDecay,
+        OneCycle,
+        ReduceLROnPlateau,
+        ScaleLR,
+        ScheduleCallback,
+        StepDecay,
+        WarmupCosine,
+        WarmupLinear,
+        WarmupStableDecay,
+    )
+    from lightning_lr.checks import ScheduleConflictError
+    from lightning_lr.finder import FinderResult, LRFinder, find_lr
+    from lightning_lr.param_groups import layerwise_param_groups
+    from lightning_lr.schedule_lr import ScheduleLR

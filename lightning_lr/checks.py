@@ -159,3 +159,7 @@ def check_state_version(owner: str, state: dict[str, Any], current: int, missing
             "upgrade lightning_lr to resume from this checkpoint."
         )
     return version
+
+
+class ScheduleConflictError(ValueError):
+    """The schedule cannot run as configured with this trainer (raised before the first step)."""

@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 import torch
 
-from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.checks import check_positive, check_positive_int
-from lightning_lr.logging.figures import SchedulePreview, plan_note, plans_preview, plot_previews
+from lightning_lr.logging.figures import SchedulePreview, plans_preview, plot_previews
 from lightning_lr.logging.scalars import series_names
-from lightning_lr.schedules import Timeline
+from lightning_lr.planner import Recipe, outside_lightning, plan_optimizer
 
 __all__ = ["SchedulePreview", "plot_previews", "preview", "sparkline"]
 
@@ -19,7 +18,7 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def preview(
-    callback: ScheduleCallback,
+    callback: Recipe,
     total: int,
     base_lrs: Sequence[float] = (0.1,),
     steps_per_epoch: int | None = None,
@@ -32,10 +31,10 @@ def preview(
     its ``note``.
 
     Args:
-        callback: Any schedule callback, e.g. ``OneCycle()``.
+        callback: Any schedule callback, e.g. ``OneCycle()`` (any :class:`~lightning_lr.planner.Recipe`).
         total: Length of the run in the callback's clock units (steps, or epochs).
         base_lrs: Configured LR of each param group.
-        steps_per_epoch: Steps per epoch, for durations given in epochs (default: ``total``).
+        steps_per_epoch: Steps per epoch, for durations given in epochs (``None``: such durations are refused).
         optimizer: ``"sgd"`` (with momentum 0.9) or ``"adam"`` (betas 0.9, 0.999).
         points: At most this many sample points.
 
@@ -58,9 +57,9 @@ def preview(
         opt = torch.optim.Adam(groups, lr=base_lrs[0])
     else:
         raise ValueError(f"`optimizer` must be 'sgd' or 'adam', got {optimizer!r}.")
-    per_epoch = float(steps_per_epoch or total) if callback.interval == "step" else 1.0
-    plan = callback.build_plan(opt, callback.base_lrs(opt), Timeline(float(total), per_epoch))
-    return plans_preview([plan], series_names([opt]), total, callback.interval, points, plan_note(callback))
+    timeline = outside_lightning(callback.interval, total, steps_per_epoch)
+    plan = plan_optimizer(callback, opt, callback.base_lrs(opt), timeline)
+    return plans_preview([plan], series_names([opt]), total, callback.interval, points, callback.preview_note())
 
 
 def sparkline(values: Sequence[float], width: int = 60, low: float | None = None, high: float | None = None) -> str:

@@ -7,19 +7,15 @@ expression from :mod:`lightning_lr.schedules`, or one of the named callbacks (``
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
 from typing_extensions import override
 
-from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
-from lightning_lr.callbacks.generic import LRScheduler
-from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
-from lightning_lr.callbacks.plateau import ReduceLROnPlateau
 from lightning_lr.checks import check_positive_int, check_state_version
-from lightning_lr.schedules import Schedule, Timeline
+from lightning_lr.planner import FactorRecipe, OptimizerPlan, Recipe, outside_lightning, plan_optimizer
+from lightning_lr.schedules import Schedule
 
 STATE_VERSION = 1
 _STATE_KEYS = ("last_epoch", "base_lrs", "_step_count", "_last_lr", "total_steps", "steps_per_epoch")
@@ -81,24 +77,24 @@ class ScheduleLR(TorchLRScheduler):
     def __init__(
         self,
         optimizer: Optimizer,
-        schedule: Schedule | ScheduleCallback,
+        schedule: Schedule | Recipe,
         total_steps: int | None = None,
         steps_per_epoch: int | None = None,
         momentum: Schedule | None = None,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"`optimizer` must be a torch.optim.Optimizer, got {type(optimizer).__name__}.")
-        if isinstance(schedule, (ReduceLROnPlateau, HyperparameterScheduler)):
+        if isinstance(schedule, Recipe) and (schedule.metric_driven or schedule.key != "lr"):
             raise TypeError(
                 f"`schedule` cannot be {type(schedule).__name__}: it follows a metric or sets another value than "
                 "the LR; use torch.optim.lr_scheduler.ReduceLROnPlateau, or a Schedule of lightning_lr.schedules."
             )
-        if isinstance(schedule, ScheduleCallback):
+        if isinstance(schedule, Recipe):
             if momentum is not None:
                 raise ValueError("`momentum` is for a Schedule; a callback brings its own momentum schedule.")
-            callback = schedule
+            recipe = schedule
         elif isinstance(schedule, Schedule):
-            callback = LRScheduler(schedule, momentum=momentum, log_lr=False, log_loss=False)
+            recipe = FactorRecipe(schedule, momentum=momentum)
         else:
             raise TypeError(
                 f"`schedule` must be a lightning_lr Schedule or a schedule callback such as OneCycle(), "
@@ -108,19 +104,16 @@ class ScheduleLR(TorchLRScheduler):
         self.steps_per_epoch = (
             None if steps_per_epoch is None else check_positive_int("steps_per_epoch", steps_per_epoch)
         )
-        self._callback = callback
-        self._plan = self._build(optimizer, callback.base_lrs(optimizer))
+        self._recipe = recipe
+        bases = recipe.base_lrs(optimizer)  # the groups' LRs now (or the callback's max_lr)
+        self._plan = self._build(optimizer, bases)
         super().__init__(optimizer)
-        self.base_lrs = [float(b) for b in self._bases]  # the groups' LRs now (or the callback's max_lr)
+        self.base_lrs = [float(b) for b in bases]
 
     def _build(self, optimizer: Optimizer, bases: list[float]) -> OptimizerPlan:
-        self._bases = list(bases)
-        total = math.inf if self.total_steps is None else float(self.total_steps)
-        per_epoch = math.inf if self.steps_per_epoch is None else float(self.steps_per_epoch)
-        if self._callback.interval == "epoch":
-            per_epoch = 1.0  # the clock counts epochs
+        timeline = outside_lightning(self._recipe.interval, self.total_steps, self.steps_per_epoch)
         try:
-            return self._callback.build_plan(optimizer, bases, Timeline(total, per_epoch))
+            return plan_optimizer(self._recipe, optimizer, bases, timeline)
         except (ValueError, RuntimeError) as error:
             raise ValueError(
                 f"ScheduleLR(total_steps={self.total_steps}, steps_per_epoch={self.steps_per_epoch}) cannot resolve "

@@ -2,68 +2,55 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from benchmarks import mnist1d as bench
+from benchmarks.harness.stats import holm, interval95, welch
+from benchmarks.pages.mnist1d_summary import first_reach
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "mnist1d.py"
 
 
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    """The script as a module (under another name: ``mnist1d`` is the data package); sys.path restored."""
-    saved = list(sys.path)
-    spec = importlib.util.spec_from_file_location("bench_mnist1d", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved
-    return module
-
-
-def test_holm_adjusts_in_order_and_stays_monotone(bench: ModuleType) -> None:
-    adjusted = bench.holm({"a": 0.01, "b": 0.04, "c": 0.03})
+def test_holm_adjusts_in_order_and_stays_monotone() -> None:
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03})
     # sorted 0.01, 0.03, 0.04 -> x3, x2, x1, then running max
     assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})
-    assert bench.holm({"a": 0.5, "b": 0.9}) == pytest.approx({"a": 1.0, "b": 1.0})
+    assert holm({"a": 0.5, "b": 0.9}) == pytest.approx({"a": 1.0, "b": 1.0})
 
 
-def test_interval_is_the_t_interval(bench: ModuleType) -> None:
-    mean, half = bench.interval95([0.90, 0.92, 0.94])
+def test_interval_is_the_t_interval() -> None:
+    mean, half = interval95([0.90, 0.92, 0.94])
     assert mean == pytest.approx(0.92)
     assert half == pytest.approx(4.302652729 * 0.02 / math.sqrt(3))  # t_{0.975, 2} * s / sqrt(n)
-    assert bench.interval95([0.5]) == (0.5, 0.0)
+    assert interval95([0.5]) == (0.5, 0.0)
 
 
-def test_welch_needs_two_values_a_side(bench: ModuleType) -> None:
-    assert bench.welch([0.9], [0.8, 0.81]) is None
-    assert bench.welch([0.9, 0.91, 0.92], [0.80, 0.81, 0.82]) < 0.01
-    assert bench.welch([0.9, 0.91, 0.92], [0.92, 0.91, 0.90]) == pytest.approx(1.0)
+def test_welch_needs_two_values_a_side() -> None:
+    assert welch([0.9], [0.8, 0.81]) is None
+    assert welch([0.9, 0.91, 0.92], [0.80, 0.81, 0.82]) < 0.01
+    assert welch([0.9, 0.91, 0.92], [0.92, 0.91, 0.90]) == pytest.approx(1.0)
 
 
-def test_first_reach_stops_at_the_budget(bench: ModuleType) -> None:
+def test_first_reach_stops_at_the_budget() -> None:
     run = {"probe_steps": [0, 5, 10, 15], "val_acc": [0.1, 0.85, 0.91, 0.95]}
-    assert bench.first_reach(run, 0.90, last_step=15) == 10
-    assert bench.first_reach(run, 0.94, last_step=15) == 15
-    assert bench.first_reach(run, 0.94, last_step=10) is None
-    assert bench.first_reach(run, 0.99, last_step=15) is None
+    assert first_reach(run, 0.90, last_step=15) == 10
+    assert first_reach(run, 0.94, last_step=15) == 15
+    assert first_reach(run, 0.94, last_step=10) is None
+    assert first_reach(run, 0.99, last_step=15) is None
 
 
-def test_every_schedule_callback_is_an_arm(bench: ModuleType) -> None:
+def test_every_schedule_callback_is_an_arm() -> None:
     import lightning_lr
 
-    arms = {type(c).__name__ for arm in bench.ARMS.values() for c in arm.factory()}
+    arms = {type(c).__name__ for arm in bench.ARMS.values() for c in arm.callbacks()}
     schedule_callbacks = {
         name
         for name in lightning_lr.__all__

@@ -28,7 +28,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_lr import OneCycle
-from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth, suggest
+from lightning_lr.finder import FinderResult, LRFinder, find_lr
+from lightning_lr.finder.smoothing import smooth
+from lightning_lr.finder.suggest import suggest
 from tests.finder_ddp_script import FINDER, ShardModel
 from tests.helpers import TinyModel, make_trainer, random_data
 

@@ -19,10 +19,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from torch.optim import Optimizer
 
-from lightning_lr.finder import FinderResult, LRFinder, find_lr, smooth
+from lightning_lr.finder import FinderResult, LRFinder, find_lr
 from lightning_lr.finder.callback import STATE_VERSION
 from lightning_lr.finder.search import StopRule
-from lightning_lr.finder.smoothing import MovingAverage
+from lightning_lr.finder.smoothing import MovingAverage, smooth
 from lightning_lr.finder.steps import loss_or_skip
 from tests.helpers import TinyModel, make_trainer
 

@@ -18,7 +18,7 @@ from lightning.pytorch.callbacks import EarlyStopping, GradientAccumulationSched
 from torch import nn
 
 from lightning_lr import CosineAnnealing, LRScheduler, OneCycle, ScheduleConflictError, StepDecay, WarmupLinear
-from lightning_lr.callbacks.plan import Stretch
+from lightning_lr.planner import Stretch
 from lightning_lr.schedules import Constant, Join, Linear, Polynomial
 from tests.helpers import Recorder, TinyModel, make_trainer, pytorch_lrs
 from tests.test_behaviour import CrashAfter, CrashError

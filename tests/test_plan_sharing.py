@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import lightning_lr as ll
+from lightning_lr.planner import GroupSlot, plan_optimizer
 from lightning_lr.schedules import Cosine, Exponential, Join, Linear, Schedule, Timeline
 
 CALLS: list[float] = []
@@ -57,9 +58,9 @@ def test_a_shared_factor_gives_every_group_the_value_of_its_own_schedule_to_the_
     optimizer = layerwise_optimizer(24)
     timeline = Timeline(total=120.0, steps_per_epoch=12.0)
     bases = callback.base_lrs(optimizer)
-    plan = callback.build_plan(optimizer, bases, timeline)
+    plan = plan_optimizer(callback, optimizer, bases, timeline)
     assert len({id(g.shape) for g in plan.groups}) == 1, "the groups should share one factor schedule"
-    own = [callback.lr_schedule(b, i, len(bases), timeline) for i, b in enumerate(bases)]
+    own = [callback.lr_schedule(b, GroupSlot(0, i, len(bases)), timeline) for i, b in enumerate(bases)]
     for t in range(130):
         plan.write_values(float(t))
         key = plan.groups[0].key
@@ -81,7 +82,7 @@ def test_where_a_factor_would_round_otherwise_each_group_keeps_its_own_schedule(
     """1cycle's ``base/25``, a linear ramp ``(end - start) p + start``: ``b * f(t)`` may differ in the last bit."""
     callback = build()
     optimizer = layerwise_optimizer(6)
-    plan = callback.build_plan(optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
+    plan = plan_optimizer(callback, optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
     assert len({id(g.shape) for g in plan.groups}) == 6
     assert all(g.scale == 1.0 for g in plan.groups)
 
@@ -89,7 +90,7 @@ def test_where_a_factor_would_round_otherwise_each_group_keeps_its_own_schedule(
 def test_a_schedule_shared_by_a_thousand_groups_is_evaluated_once_per_step() -> None:
     callback = ll.LRScheduler(CountedCosine())
     optimizer = layerwise_optimizer(1000)
-    plan = callback.build_plan(optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
+    plan = plan_optimizer(callback, optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
     CALLS.clear()
     for t in range(5):
         plan.write_values(float(t))
@@ -100,7 +101,7 @@ def test_a_schedule_shared_by_a_thousand_groups_is_evaluated_once_per_step() -> 
 def test_equal_momentum_schedules_are_one_object_for_every_group() -> None:
     callback = ll.OneCycle()
     optimizer = layerwise_optimizer(50, "adamw")
-    plan = callback.build_plan(optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
+    plan = plan_optimizer(callback, optimizer, callback.base_lrs(optimizer), Timeline(total=100.0))
     assert len({id(g.momentum) for g in plan.groups}) == 1
     plan.write_values(30.0)
     assert {g["betas"][0] for g in optimizer.param_groups} == {plan.groups[0].momentum(30.0)}  # type: ignore[misc]

@@ -1,15 +1,17 @@
 """Lightning callbacks that own the learning rate: the generic one and the named recipes."""
 
-from lightning_lr.callbacks.base import ScheduleCallback, ScheduleConflictError
+from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.cyclical import Cyclical
 from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, ExponentialDecay, MultiStepDecay, StepDecay
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.hyperparameter import HyperparameterScheduler
 from lightning_lr.callbacks.one_cycle import OneCycle
-from lightning_lr.callbacks.plateau import PlateauState, ReduceLROnPlateau
+from lightning_lr.callbacks.plateau import ReduceLROnPlateau
 from lightning_lr.callbacks.scale import ScaleLR
 from lightning_lr.callbacks.warmup import WarmupCosine, WarmupLinear
 from lightning_lr.callbacks.wsd import WarmupStableDecay
+from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.deprecation import moved
 
 __all__ = [
     "CosineAnnealing",
@@ -20,7 +22,6 @@ __all__ = [
     "LRScheduler",
     "MultiStepDecay",
     "OneCycle",
-    "PlateauState",
     "ReduceLROnPlateau",
     "ScaleLR",
     "ScheduleCallback",
@@ -30,3 +31,5 @@ __all__ = [
     "WarmupLinear",
     "WarmupStableDecay",
 ]
+
+__getattr__ = moved(__name__, {"PlateauState": "lightning_lr.callbacks.plateau"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import ScheduleConflictError
-from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
+from lightning_lr.callbacks.finder_range import RangeSchedule
 from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
+    ScheduleConflictError,
     check_bool,
     check_choice,
     check_left_open_interval,
@@ -18,6 +18,7 @@ from lightning_lr.checks import (
     per_group,
     pick_group,
 )
+from lightning_lr.planner import GroupSlot
 from lightning_lr.schedules import Schedule, Timeline, between, parse_duration, triangle_wave
 from lightning_lr.schedules.base import DurationLike
 from lightning_lr.schedules.recipes import CyclicMode
@@ -85,11 +86,7 @@ class Cyclical(RangeSchedule):
         if self.base_lr is not None and self.max_lr is not None:
             check_ordered("base_lr", self.base_lr, "max_lr", self.max_lr)
         missing = " and ".join(n for n, v in (("base_lr", self.base_lr), ("max_lr", self.max_lr)) if v is None)
-        self._finder_range = FinderRange(
-            f"Cyclical({missing}=None)",
-            (1.0 / FALLBACK_RATIO, 1.0),
-            f"max_lr is each group's LR, base_lr a {FALLBACK_RATIO:g}th of it.",
-        )
+        self.range_owner = f"Cyclical({missing}=None)"
         self.step_size_up = parse_duration(step_size_up, "step_size_up", require="one unit")
         self.step_size_down = (
             None if step_size_down is None else parse_duration(step_size_down, "step_size_down", require="one unit")
@@ -106,31 +103,44 @@ class Cyclical(RangeSchedule):
         down = None if self.step_size_down is None else self.step_size_down.in_steps(timeline)
         return triangle_wave(up, down, self.mode, self.gamma)
 
+    range_fallback = (1.0 / FALLBACK_RATIO, 1.0)
+    range_fallback_text = f"max_lr is each group's LR, base_lr a {FALLBACK_RATIO:g}th of it."
+
     @property
     def from_finder(self) -> bool:
         """Whether a bound comes from the LR finder (``base_lr`` or ``max_lr`` left ``None``)."""
         return self.base_lr is None or self.max_lr is None
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        low_factor, high_factor = self._finder_range.bounds()
+    @property
+    def sets_momentum(self) -> bool:
+        return self.cycle_momentum
+
+    absolute_lr_args = ("base_lr", "max_lr")
+
+    @property
+    def absolute_lr(self) -> bool:
+        return not self.from_finder
+
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
+        low_factor, high_factor = self.range_factors(slot)
         if self.base_lr is None:
             low = base_lr * low_factor
         else:
-            low = pick_group("base_lr", self.base_lr, group_index, num_groups)
+            low = pick_group("base_lr", self.base_lr, slot.group, slot.groups)
         if self.max_lr is None:
             high = base_lr * high_factor
         else:
-            high = pick_group("max_lr", self.max_lr, group_index, num_groups)
-        if low > high and self._finder_range.factors is not None:  # checked once the finder has answered
+            high = pick_group("max_lr", self.max_lr, slot.group, slot.groups)
+        if low > high and self.range_decided(slot):  # checked once the finder has answered
             raise ScheduleConflictError(
-                f"Cyclical: base_lr ({low:.4g}) > max_lr ({high:.4g}) for param group {group_index} once the "
+                f"Cyclical: base_lr ({low:.4g}) > max_lr ({high:.4g}) for param group {slot.group} once the "
                 "bounds from the LR finder are filled in; give both bounds, or neither."
             )
         return between(self._wave(timeline), low, high)
 
-    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
+    def momentum_schedule(self, slot: GroupSlot, timeline: Timeline) -> Schedule | None:
         if not self.cycle_momentum:
             return None
-        low = pick_group("base_momentum", self.base_momentum, group_index, num_groups)
-        high = pick_group("max_momentum", self.max_momentum, group_index, num_groups)
+        low = pick_group("base_momentum", self.base_momentum, slot.group, slot.groups)
+        high = pick_group("max_momentum", self.max_momentum, slot.group, slot.groups)
         return between(self._wave(timeline), high, low)

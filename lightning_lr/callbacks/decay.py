@@ -15,6 +15,7 @@ from lightning_lr.checks import (
     check_non_negative,
     check_real,
 )
+from lightning_lr.planner import GroupSlot
 from lightning_lr.schedules import (
     Cosine,
     Exponential,
@@ -62,7 +63,7 @@ class CosineAnnealing(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return self.eta_min == 0.0
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         return Cosine(base_lr, self.eta_min, self.T_max).resolve(timeline)
 
 
@@ -114,7 +115,7 @@ class CosineRestarts(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return self.eta_min == 0.0
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         return cosine_restarts(
             base_lr,
             self.T_0.in_steps(timeline),
@@ -154,7 +155,7 @@ class StepDecay(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return True
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         return Step(self.step_size.in_steps(timeline), self.gamma, start=base_lr)
 
 
@@ -187,7 +188,7 @@ class MultiStepDecay(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return True
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         schedule = cast(MultiStep, MultiStep(self.milestones, self.gamma, start=base_lr).resolve(timeline))
         points = [cast(float, p) for p in schedule.milestones]  # numbers once resolved
         if points != sorted(points):
@@ -238,7 +239,7 @@ class ExponentialDecay(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return True
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         period = self.decay_steps.in_steps(timeline)
         if self.k is not None:
             return Exponential.from_rate(self.k, period, self.staircase, start=base_lr)

@@ -6,11 +6,11 @@ from typing_extensions import Unpack
 
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import ScheduleOptions
-from lightning_lr.schedules import Affine, Schedule, Timeline
-from lightning_lr.schedules.combinators import _check_schedule
+from lightning_lr.planner import FactorRecipe
+from lightning_lr.schedules import Schedule
 
 
-class LRScheduler(ScheduleCallback):
+class LRScheduler(FactorRecipe, ScheduleCallback):
     r"""Drive every param group with ``base_lr * schedule(t)``.
 
     .. math:: \eta_g(t) = \eta_g^{base}\, s(t)
@@ -35,19 +35,4 @@ class LRScheduler(ScheduleCallback):
         momentum: Schedule | None = None,
         **options: Unpack[ScheduleOptions],
     ) -> None:
-        super().__init__(**options)
-        _check_schedule("schedule", schedule)
-        if momentum is not None:
-            _check_schedule("momentum", momentum)
-        self.schedule = schedule
-        self.momentum = momentum
-
-    @property
-    def lr_scales_with_base(self) -> bool:
-        return True
-
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        return Affine(self.schedule.resolve(timeline), scale=base_lr)
-
-    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
-        return None if self.momentum is None else self.momentum.resolve(timeline)
+        super().__init__(schedule, momentum, **options)

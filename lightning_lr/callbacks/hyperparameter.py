@@ -5,10 +5,10 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from typing_extensions import Unpack
 
-from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback, ScheduleConflictError
+from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import RunOptions
-from lightning_lr.callbacks.run_length import Run
-from lightning_lr.checks import check_bool
+from lightning_lr.checks import ScheduleConflictError, check_bool
+from lightning_lr.planner import GroupSlot
 from lightning_lr.schedules import Affine, Schedule, Timeline
 from lightning_lr.schedules.combinators import _check_schedule
 
@@ -67,9 +67,6 @@ class HyperparameterScheduler(ScheduleCallback):
         self.relative = check_bool("relative", relative)
         self._state_key = f"{type(self).__qualname__}{{'key': {key!r}, 'optimizers': {self.optimizer_indices}}}"
 
-    def param_keys(self) -> frozenset[str]:
-        return frozenset({self.key})
-
     def base_lrs(self, optimizer: Optimizer) -> list[float]:
         """The configured value of ``key`` in every group (the base of ``relative=True``)."""
         values = []
@@ -88,23 +85,14 @@ class HyperparameterScheduler(ScheduleCallback):
     def lr_scales_with_base(self) -> bool:
         return self.relative
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         resolved = self.schedule.resolve(timeline)
         return Affine(resolved, scale=base_lr) if self.relative else resolved
 
-    def build_plan(
-        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, *, run: Run | None = None
-    ) -> OptimizerPlan:
-        """The plan of :class:`ScheduleCallback`, writing ``key`` instead of ``lr``.
-
-        A group added mid-run gets the same values (``relative=False``), or its value at that moment
-        as its ratio to the first group's (``relative=True``)."""
-        self.base_lrs(optimizer)  # every group holds a number under `key`
-        plan = super().build_plan(optimizer, bases, timeline, run=run)
-        for g in plan.groups:
-            g.key = self.key
-        plan.absolute = not self.relative
-        return plan
+    @property
+    def uniform(self) -> bool:
+        """``relative=False``: every group gets the same values (a group added mid-run too)."""
+        return not self.relative
 
     def __repr__(self) -> str:
         return f"HyperparameterScheduler(key={self.key!r}, schedule={self.schedule!r}, relative={self.relative})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from typing_extensions import Unpack
 
-from lightning_lr.callbacks.finder_range import FinderRange, RangeSchedule
+from lightning_lr.callbacks.finder_range import RangeSchedule
 from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_bool,
@@ -18,6 +18,7 @@ from lightning_lr.checks import (
     per_group,
     pick_group,
 )
+from lightning_lr.planner import GroupSlot
 from lightning_lr.schedules import Schedule, Timeline, one_cycle, one_cycle_momentum
 from lightning_lr.schedules.recipes import AnnealStrategy
 
@@ -96,11 +97,6 @@ class OneCycle(RangeSchedule):
                 f"`div_factor=None` takes the peak and the start of the cycle from the LR finder's range, so "
                 f"`max_lr` must be None too; got max_lr={max_lr!r}. Give a `div_factor`, or leave `max_lr` unset."
             )
-        self._finder_range = FinderRange(
-            "OneCycle(div_factor=None)",
-            (1.0 / FALLBACK_DIV_FACTOR, 1.0),
-            f"The cycle peaks at each group's LR, with div_factor={FALLBACK_DIV_FACTOR:g}.",
-        )
         self.final_div_factor = check_positive("final_div_factor", final_div_factor)
         self.three_phase = check_bool("three_phase", three_phase)
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
@@ -122,15 +118,29 @@ class OneCycle(RangeSchedule):
             return super().base_lrs(optimizer)
         return [pick_group("max_lr", self.max_lr, i, n) for i in range(n)]
 
+    range_owner = "OneCycle(div_factor=None)"
+    range_fallback = (1.0 / FALLBACK_DIV_FACTOR, 1.0)
+    range_fallback_text = f"The cycle peaks at each group's LR, with div_factor={FALLBACK_DIV_FACTOR:g}."
+
     @property
     def from_finder(self) -> bool:
         """Whether peak and start come from the LR finder's range (``div_factor=None``)."""
         return self.div_factor is None
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
+    @property
+    def sets_momentum(self) -> bool:
+        return self.cycle_momentum
+
+    absolute_lr_args = ("max_lr",)
+
+    @property
+    def absolute_lr(self) -> bool:
+        return self.max_lr is not None
+
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
         div_factor = self.div_factor
         if div_factor is None:
-            low_factor, high_factor = self._finder_range.bounds()
+            low_factor, high_factor = self.range_factors(slot)
             base_lr, div_factor = base_lr * high_factor, high_factor / low_factor
         return one_cycle(
             base_lr,
@@ -142,12 +152,12 @@ class OneCycle(RangeSchedule):
             self.three_phase,
         )
 
-    def momentum_schedule(self, group_index: int, num_groups: int, timeline: Timeline) -> Schedule | None:
+    def momentum_schedule(self, slot: GroupSlot, timeline: Timeline) -> Schedule | None:
         if not self.cycle_momentum:
             return None
         return one_cycle_momentum(
-            pick_group("base_momentum", self.base_momentum, group_index, num_groups),
-            pick_group("max_momentum", self.max_momentum, group_index, num_groups),
+            pick_group("base_momentum", self.base_momentum, slot.group, slot.groups),
+            pick_group("max_momentum", self.max_momentum, slot.group, slot.groups),
             self._cycle_steps(timeline),
             self.pct_start,
             self.anneal_strategy,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from typing_extensions import TypedDict
 
-from lightning_lr.schedules import Span, parse_duration
+from lightning_lr.planner import Interval, WarmupLike, parse_warmup
 
-WarmupLike = int | float | str | Span | None
-Interval = Literal["step", "epoch"]
+__all__ = ["Interval", "LROptions", "RunOptions", "ScheduleOptions", "WarmupLike", "parse_indices", "parse_warmup"]
 
 
 class RunOptions(TypedDict, total=False):
@@ -39,15 +38,6 @@ class ScheduleOptions(LROptions, total=False):
 
     warmup: WarmupLike
     warmup_start_factor: float
-
-
-def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
-    """A part of the run (``warmup``, ``num_warmup_steps``, ...) by the rules of
-    :func:`~lightning_lr.schedules.parse_duration`; ``None`` for none (``None`` or zero)."""
-    if value is None:
-        return None
-    span = parse_duration(value, name, part_of_run=True)
-    return span if span.amount > 0 else None
 
 
 def parse_indices(value: int | Sequence[int] | None) -> tuple[int, ...] | None:

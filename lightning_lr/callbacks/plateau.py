@@ -3,8 +3,8 @@ r"""Reduce the LR when a metric stops improving — composable with warmup and a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -12,7 +12,6 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import Unpack, override
 
-from lightning_lr.callbacks.base import OptimizerPlan
 from lightning_lr.callbacks.generic import LRScheduler
 from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
@@ -23,18 +22,37 @@ from lightning_lr.checks import (
     per_group,
     pick_group,
 )
-from lightning_lr.schedules import Constant, Schedule
+from lightning_lr.planner import GroupSlot, StartPoint
+from lightning_lr.schedules import Constant, Schedule, Timeline
 
 
 @dataclass
 class PlateauState:
-    """What ``ReduceLROnPlateau`` remembers between checks (saved in checkpoints)."""
+    """What ``ReduceLROnPlateau`` remembers between checks (saved in checkpoints; the cuts themselves are the
+    callback's :attr:`~lightning_lr.ScheduleCallback.lr_cuts`)."""
 
     best: float
     num_bad_checks: int = 0
     cooldown_counter: int = 0
     checks: int = 0
-    scales: list[list[float]] = field(default_factory=list)  # per optimizer, per group
+
+
+@dataclass
+class PlateauStart(StartPoint):
+    """A start point that also keeps the plateau checks (``None`` in a state written without them)."""
+
+    plateau: PlateauState | None = None
+
+    def extra_state(self) -> dict[str, Any]:
+        return {} if self.plateau is None else {"plateau": asdict(self.plateau)}
+
+    @classmethod
+    def extra_fields(cls, state: dict[str, Any]) -> dict[str, Any]:
+        saved = state.get("plateau")
+        if saved is None:
+            return {}
+        known = {f.name for f in fields(PlateauState)}  # before version 3 it also held the cuts ("scales")
+        return {"plateau": PlateauState(**{k: v for k, v in saved.items() if k in known})}
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -51,6 +69,9 @@ class ReduceLROnPlateau(LRScheduler):
     the optional ``warmup``,
 
     .. math:: \eta_g(t) = \max\!\left(\eta_g^{base}\, s(t)\, \mathrm{factor}^{r_g},\ \eta_{min,g}\right)
+
+    after :math:`r_g \ge 1` reductions of group :math:`g`, and :math:`\eta_g^{base}\, s(t)` before the
+    first (``min_lr`` bounds the reductions, as in PyTorch: it never raises an LR that was not cut).
 
     The metric is checked when it is logged: after each validation run (not the sanity check)
     or, for a metric logged in training, at the end of each training epoch. Under DDP it is
@@ -73,6 +94,9 @@ class ReduceLROnPlateau(LRScheduler):
     Example:
         >>> callback = ReduceLROnPlateau(monitor="val_loss", patience=3, warmup="1 epoch")
     """
+
+    metric_driven: ClassVar[bool] = True
+    start_type: ClassVar[type[StartPoint]] = PlateauStart
 
     def __init__(
         self,
@@ -100,15 +124,18 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = check_non_negative_int("cooldown", cooldown)
         self.min_lr = per_group("min_lr", min_lr, check_non_negative)
         self.eps = check_non_negative("eps", eps)
-        self._plateau = PlateauState(best=self._worst())
         self._validated = False
         self._before_validation: Any = None
         self._warned_missing = False
 
     @property
     def plateau(self) -> PlateauState:
-        """Best value, checks without improvement, cooldown and the reductions so far."""
-        return self._plateau
+        """Best value, checks so far, checks without improvement and the cooldown left (see :attr:`lr_cuts`
+        for the reductions)."""
+        start = self._drive.start if self._drive is not None else None
+        if isinstance(start, PlateauStart) and start.plateau is not None:
+            return start.plateau
+        return PlateauState(best=self._worst())
 
     def _worst(self) -> float:
         return math.inf if self.mode == "min" else -math.inf
@@ -121,28 +148,21 @@ class ReduceLROnPlateau(LRScheduler):
         bound = best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
         return current > bound
 
+    def lr_floor(self, slot: GroupSlot) -> float:
+        return pick_group("min_lr", self.min_lr, slot.group, slot.groups)
+
+    def preview_note(self) -> str:
+        return (
+            f"no cuts shown: they depend on the metric (each x{self.factor:g} after "
+            f"{self.patience} checks of '{self.monitor}' without improvement)"
+        )
+
     # ------------------------------------------------------------------ state
     @override
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        if state:
-            state["plateau"] = asdict(self._plateau)
-        return state
-
-    @override
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        if "plateau" in state_dict:
-            self._plateau = PlateauState(**state_dict["plateau"])
-
-    # ------------------------------------------------------------------ hooks
-    @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        restored = self._restored is not None and "plateau" in self._restored
-        super().on_train_start(trainer, pl_module)
-        if not restored:
-            self._plateau = PlateauState(best=self._worst(), scales=[[1.0] * len(p.groups) for p in self._plans])
-        self._install(trainer)
+    def before_planning(self, trainer: pl.Trainer, start: StartPoint, run: Timeline, nows: list[float]) -> StartPoint:
+        if isinstance(start, PlateauStart) and start.plateau is None:
+            start.plateau = PlateauState(best=self._worst())
+        return start
 
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -150,7 +170,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not self._plans or trainer.state.fn != TrainerFn.FITTING:
+        if trainer.sanity_checking or self._drive is None or trainer.state.fn != TrainerFn.FITTING:
             return  # only validation inside fit counts (not the sanity check, not trainer.validate())
         value = trainer.callback_metrics.get(self.monitor)
         logged = value is not None and value is not self._before_validation  # by this validation run
@@ -160,8 +180,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._validated:  # validation logs it: checked there
-            return
+        if not self._validated:  # else validation logs it: checked there
+            self._check_logged_in_training(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def _check_logged_in_training(self, trainer: pl.Trainer) -> None:
         if trainer.strategy.reduce_boolean_decision(self.monitor in trainer.callback_metrics, all=True):
             self._check(trainer)
         elif not self._warned_missing:
@@ -177,7 +200,7 @@ class ReduceLROnPlateau(LRScheduler):
         value = torch.as_tensor(trainer.callback_metrics[self.monitor]).detach()
         value = value.to(trainer.strategy.root_device, value.dtype if value.is_floating_point() else torch.float32)
         current = float(trainer.strategy.reduce(value, reduce_op="mean"))  # NCCL needs it on the device
-        state = self._plateau
+        state = self.plateau
         state.checks += 1
         if self.is_better(current, state.best):
             state.best, state.num_bad_checks = current, 0
@@ -191,26 +214,14 @@ class ReduceLROnPlateau(LRScheduler):
             state.cooldown_counter, state.num_bad_checks = self.cooldown, 0
 
     def _reduce(self, trainer: pl.Trainer) -> None:
-        for plan, scales in zip(self._plans, self._plateau.scales):
-            for i, g in enumerate(plan.groups):
+        """Cut each group by ``factor`` unless the cut is ``<= eps`` (PyTorch's rule), never below ``min_lr``."""
+        if self._drive is None:
+            return
+        factors = []
+        for plan in self._drive.plans:
+            row = []
+            for g in plan.groups:
                 old = float(g.group["lr"])
-                if old - max(old * self.factor, g.floor) > self.eps:
-                    scales[i] *= self.factor
-        self._install(trainer)
-
-    def _groups_joined(self, plan: OptimizerPlan, count: int) -> None:
-        k = self._plans.index(plan)  # a joined group starts with the first group's cuts; later cuts scale it too
-        if k < len(self._plateau.scales):  # else it joined while the base class starts: on_train_start counts it
-            self._plateau.scales[k].extend(g.factor for g in plan.groups[-count:])
-            self._install_plan(plan, self._plateau.scales[k])
-
-    def _install(self, trainer: pl.Trainer) -> None:
-        """Give every group its cuts and its floor (``min_lr``), then write the LRs they give now."""
-        for plan, scales in zip(self._plans, self._plateau.scales):
-            self._install_plan(plan, scales)
-            plan.applied_at = -1.0
-            self._apply(plan, self._clock(plan, trainer))
-
-    def _install_plan(self, plan: OptimizerPlan, scales: list[float]) -> None:
-        for i, (g, scale) in enumerate(zip(plan.groups, scales)):
-            g.factor, g.floor = scale, pick_group("min_lr", self.min_lr, i, len(plan.groups))
+                row.append(self.factor if old - max(old * self.factor, g.floor) > self.eps else 1.0)
+            factors.append(row)
+        self._drive.cut(factors, trainer.current_epoch)

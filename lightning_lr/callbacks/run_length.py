@@ -22,8 +22,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import GradientAccumulationScheduler, StochasticWeightAveraging
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from lightning_lr.callbacks.conflicts import ScheduleConflictError
-from lightning_lr.callbacks.plan import OptimizerPlan
+from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.planner import OptimizerPlan
 from lightning_lr.schedules import Timeline
 from lightning_lr.train_data import is_stream, load_train_dataloader
 
@@ -33,7 +33,6 @@ __all__ = [
     "end_note",
     "fit_start_note",
     "is_stream",
-    "refuse_shorter",
     "swa_start_epoch",
     "unresolvable",
 ]
@@ -170,14 +169,3 @@ def unresolvable(name: str, interval: str, trainer: pl.Trainer, run: Run, error:
             "nothing about epochs. Set max_epochs, give explicit lengths, or use interval='step'."
         )
     return ScheduleConflictError(f"{name}: {error}")
-
-
-def refuse_shorter(name: str, interval: str, span: float, remaining: float, warmup: float) -> None:
-    """Refuse an explicit length certainly shorter than training, for a schedule that does not hold its end."""
-    if math.isfinite(remaining) and span < remaining * (1 - 1e-9):
-        raise ScheduleConflictError(
-            f"{name}: the schedule spans {span:g} {interval}s but training has {remaining:g} (after {warmup:g} of "
-            "warmup), and this schedule does not simply hold its last value after its end (its PyTorch "
-            "counterpart raises or turns back up). Leave the length unset to span the whole run, or change "
-            "max_epochs/max_steps."
-        )

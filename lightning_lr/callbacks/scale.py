@@ -14,6 +14,10 @@ from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from lightning_lr.checks import check_choice, check_positive_int, check_state_version
+from lightning_lr.finder import LRFinder
+from lightning_lr.lifecycle import fit_kind
+from lightning_lr.owners import absolute_lr_owners, with_absolute_lrs
+from lightning_lr.planner import FitKind, begin, write_value
 from lightning_lr.train_data import load_train_dataloader
 
 Rule = Literal["linear", "sqrt"]
@@ -110,25 +114,27 @@ class ScaleLR(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.scale_lr is None:
             return
-        restored, self._restored = self._restored, None
-        if trainer.ckpt_path is not None:  # the checkpoint's optimizer state holds the LRs of that run
-            if restored:
-                self.factor, self.effective_batch_size = float(restored["factor"]), restored["effective_batch_size"]
+        kind, restored, self._restored = fit_kind(trainer), self._restored, None
+        saved = None if not restored else (float(restored["factor"]), int(restored["effective_batch_size"]))
+        previous = None if self.factor is None else (self.factor, self.effective_batch_size)
+        decided = begin(kind, saved, previous, lambda: None, lambda: None)
+        self._message = ""
+        if kind is FitKind.RESUMED:  # the checkpoint's optimizer state holds the LRs of that run
+            if decided is not None:
+                self.factor, self.effective_batch_size = decided
             batch, parts = self.effective_batch(trainer)
             if self.effective_batch_size is not None and batch != self.effective_batch_size:
                 rank_zero_warn(
                     f"ScaleLR: resumed with an effective batch of {batch} ({parts}); the LRs were scaled for "
                     f"{self.effective_batch_size} at the start of the run and are not rescaled on resume."
                 )
-            self._message = ""
             return
         optimizers = [o for o in trainer.optimizers if o.param_groups]
-        if self.factor is not None:  # a further fit: a new optimizer object gets the same factor, never twice
+        if decided is not None:  # a further fit: a new optimizer object gets the same factor, never twice
             for optimizer in optimizers:
                 if optimizer not in self._scaled:
-                    _multiply(optimizer, self.factor)
+                    _multiply(optimizer, decided[0])
                     self._scaled.add(optimizer)
-            self._message = ""
             return
         batch, parts = self.effective_batch(trainer)
         ratio = batch / self.reference_batch_size
@@ -163,11 +169,11 @@ class ScaleLR(Callback):
             )
         rank_zero_info(f"ScaleLR: {self._message}.")
         self._message = ""
-        for callback in trainer.callbacks:  # type: ignore[attr-defined]
-            if getattr(callback, "max_lr", None) is not None and self.factor not in (None, 1.0):
+        if self.factor not in (None, 1.0):
+            for owner in {id(o): o for o in absolute_lr_owners(trainer).values()}.values():
                 rank_zero_warn(
-                    f"ScaleLR: {type(callback).__name__} was given absolute LRs (`max_lr`), which the batch-size "
-                    "rule does not change; leave `max_lr` unset to scale the optimizer's LR instead."
+                    f"ScaleLR: {type(owner).__name__} was given absolute LRs ({with_absolute_lrs(owner)}), which the "
+                    "batch-size rule does not change; leave them unset to scale the optimizer's LR instead."
                 )
 
     # ------------------------------------------------------------------ the batch
@@ -187,15 +193,13 @@ class ScaleLR(Callback):
         )
 
 
-def _finders(trainer: pl.Trainer) -> list[Any]:
-    from lightning_lr.finder.callback import LRFinder  # the finder package imports the callbacks' helpers
-
+def _finders(trainer: pl.Trainer) -> list[LRFinder]:
     return [c for c in trainer.callbacks if isinstance(c, LRFinder)]  # type: ignore[attr-defined]
 
 
 def _multiply(optimizer: Optimizer, factor: float) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = group["lr"] * factor
+        write_value(group, "lr", float(group["lr"]) * factor)
 
 
 def _loader_batch_size(trainer: pl.Trainer) -> int:

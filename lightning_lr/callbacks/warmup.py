@@ -7,6 +7,7 @@ from typing_extensions import Unpack
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.checks import check_positive, check_positive_int
+from lightning_lr.planner import GroupSlot
 from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
 
 
@@ -30,17 +31,13 @@ class _WarmupThenDecay(ScheduleCallback):
                 f"({num_training_steps!r})."
             )
 
-    def _decay_steps(self, timeline: Timeline) -> float:
-        if self.num_training_steps is None:
-            return timeline.fill()
-        return self.num_training_steps - (timeline.total - timeline.remaining)
-
-    def _checked_decay_steps(self, timeline: Timeline) -> float:
-        steps = self._decay_steps(timeline)
+    def _decay_steps(self, slot: GroupSlot, timeline: Timeline) -> float:
+        """Steps of the decay after the warmup: ``num_training_steps`` less the warmup, or what the run leaves."""
+        steps = timeline.fill() if self.num_training_steps is None else self.num_training_steps - slot.warmup
         if steps <= 0:
             raise ValueError(
                 f"{type(self).__name__}: num_training_steps={self.num_training_steps} leaves no steps "
-                f"after {timeline.total - timeline.remaining:g} warmup steps."
+                f"after {slot.warmup:g} warmup steps."
             )
         return steps
 
@@ -71,8 +68,8 @@ class WarmupLinear(_WarmupThenDecay):
     ) -> None:
         super().__init__(num_warmup_steps, num_training_steps, **options)
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        return Linear(base_lr, 0.0, self._checked_decay_steps(timeline))
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
+        return Linear(base_lr, 0.0, self._decay_steps(slot, timeline))
 
 
 class WarmupCosine(_WarmupThenDecay):
@@ -104,8 +101,8 @@ class WarmupCosine(_WarmupThenDecay):
         super().__init__(num_warmup_steps, num_training_steps, **options)
         self.num_cycles = check_positive("num_cycles", num_cycles)
 
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        steps = self._checked_decay_steps(timeline)
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
+        steps = self._decay_steps(slot, timeline)
         half = steps / (2.0 * self.num_cycles)
         wave = Cycle(Join((Cosine(base_lr, 0.0, half), Cosine(0.0, base_lr, half))))
         return Truncate(wave, steps)

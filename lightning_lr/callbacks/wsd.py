@@ -9,17 +9,17 @@ the cooldown simply holds the peak longer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from torch.optim import Optimizer
 from typing_extensions import Unpack, override
 
-from lightning_lr.callbacks.base import OptimizerPlan, ScheduleCallback
+from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
-from lightning_lr.callbacks.run_length import Run
 from lightning_lr.checks import check_choice, check_closed_interval
+from lightning_lr.planner import GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
 from lightning_lr.schedules import (
     Constant,
     Join,
@@ -35,6 +35,41 @@ from lightning_lr.schedules.recipes import wsd_decay, wsd_warmup
 WarmupType = Literal["linear", "cosine", "1-sqrt"]
 DecayType = Literal["linear", "cosine", "1-sqrt"]
 TYPES = ("linear", "cosine", "1-sqrt")
+
+
+@dataclass
+class WSDStart(StartPoint):
+    """A start point that also keeps the cooldown's decisions.
+
+    Args:
+        warmup: The warmup's length in clock units, fixed at the fresh start (a fraction of training stays
+            the same number of steps when a later run is longer).
+        decay_at: Per optimizer, where the decay starts when that was decided during the run
+            (:meth:`WarmupStableDecay.decay_now`, a resume after the decay began); ``None``: at its natural place.
+        decay_len: The decay's length when ``decay_at`` was decided.
+        stop: End training when the decay is done (:meth:`WarmupStableDecay.decay_now`).
+    """
+
+    warmup: float | None = None
+    decay_at: list[float | None] = field(default_factory=list)
+    decay_len: float | None = None
+    stop: bool = False
+
+    def extra_state(self) -> dict[str, Any]:
+        decided = {"decay_at": list(self.decay_at), "decay_len": self.decay_len, "stop": self.stop}
+        return {"wsd": {"warmup": self.warmup, **decided}}
+
+    @classmethod
+    def extra_fields(cls, state: dict[str, Any]) -> dict[str, Any]:
+        wsd = state.get("wsd")  # before version 3 it also held "planned_total", the state's "total"
+        if wsd is None:
+            return {}
+        return {
+            "warmup": wsd["warmup"],
+            "decay_at": list(wsd["decay_at"]),
+            "decay_len": wsd["decay_len"],
+            "stop": bool(wsd["stop"]),
+        }
 
 
 class WarmupStableDecay(ScheduleCallback):
@@ -88,7 +123,8 @@ class WarmupStableDecay(ScheduleCallback):
     """
 
     length_change: ClassVar[Literal["stretch", "replan"]] = "replan"
-    """A resume with another run length re-plans: the decision of :meth:`on_train_start` keeps the LR continuous."""
+    """A resume with another run length re-plans: the decision of :meth:`before_planning` keeps the LR continuous."""
+    start_type: ClassVar[type[StartPoint]] = WSDStart
 
     def __init__(
         self,
@@ -109,27 +145,17 @@ class WarmupStableDecay(ScheduleCallback):
         self.warmup_type: WarmupType = check_choice("warmup_type", warmup_type, TYPES)  # type: ignore[assignment]
         self.decay_type: DecayType = check_choice("decay_type", decay_type, TYPES)  # type: ignore[assignment]
         self.min_lr_ratio = check_closed_interval("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
-        # the plan's decisions: resolved warmup, the run length planned for, decays pinned per optimizer
-        self._warmup: float | None = None
-        self._planned_total: float | None = None
-        self._decay_at: list[float | None] = []
-        self._decay_len: float | None = None
-        self._stop = False  # decay_now: end training when the decay is done
-        self._wsd_restored: dict[str, Any] | None = None
-        self._pin: float | None = None  # the pinned decay start of the optimizer being planned
-        self._index_of: dict[int, int] = {}
-        self._trainer: pl.Trainer | None = None
-        self._epoch_mark = (-1, -1)
+        self._epoch_mark = (-1, -1)  # (epoch, global step) when the epoch began: decay_now in an epoch clock
 
     # ------------------------------------------------------------------ the schedule
-    def _warmup_units(self, timeline: Timeline) -> float:
-        if self._warmup is not None:
-            return self._warmup
+    def _warmup_units(self, timeline: Timeline, start: StartPoint | None) -> float:
+        if isinstance(start, WSDStart) and start.warmup is not None:
+            return start.warmup
         return 0.0 if self.num_warmup_steps is None else self.num_warmup_steps.in_steps(timeline)
 
-    def natural_decay(self, timeline: Timeline) -> tuple[float, float]:
+    def natural_decay(self, timeline: Timeline, start: StartPoint | None = None) -> tuple[float, float]:
         """Where the decay starts and how long it lasts on ``timeline`` when nobody called :meth:`decay_now`."""
-        w, d = self._warmup_units(timeline), self.num_decay_steps.in_steps(timeline)
+        w, d = self._warmup_units(timeline, start), self.num_decay_steps.in_steps(timeline)
         if self.num_stable_steps is not None:
             return w + self.num_stable_steps.in_steps(timeline), d
         if not math.isfinite(timeline.total):
@@ -141,10 +167,17 @@ class WarmupStableDecay(ScheduleCallback):
             )
         return timeline.total - d, d
 
+    def _decay(self, timeline: Timeline, start: StartPoint | None, index: int) -> tuple[float, float]:
+        """Where optimizer ``index``'s decay starts and how long it lasts: as decided, else at its natural place."""
+        pinned = start.decay_at[index] if isinstance(start, WSDStart) and index < len(start.decay_at) else None
+        if pinned is None:
+            return self.natural_decay(timeline, start)
+        return pinned, float(start.decay_len or 0.0) if isinstance(start, WSDStart) else 0.0
+
     @override
-    def lr_schedule(self, base_lr: float, group_index: int, num_groups: int, timeline: Timeline) -> Schedule:
-        w = self._warmup_units(timeline)
-        at, d = self.natural_decay(timeline) if self._pin is None else (self._pin, float(self._decay_len or 0.0))
+    def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
+        w = self._warmup_units(timeline, slot.start)
+        at, d = self._decay(timeline, slot.start, slot.optimizer)
         start = end = self.min_lr_ratio * base_lr
         if not math.isfinite(at):
             peak = Constant(base_lr)
@@ -156,17 +189,6 @@ class WarmupStableDecay(ScheduleCallback):
         cooldown = (wsd_decay(ramp(at), end, d, self.decay_type), Constant(end))
         return Join((Truncate(ramp, at), *cooldown) if at > 0 else cooldown)
 
-    @override
-    def build_plan(
-        self, optimizer: Optimizer, bases: list[float], timeline: Timeline, *, run: Run | None = None
-    ) -> OptimizerPlan:
-        index = self._index_of.get(id(optimizer), 0)
-        self._pin = self._decay_at[index] if index < len(self._decay_at) else None
-        try:
-            return super().build_plan(optimizer, bases, timeline, run=run)
-        finally:
-            self._pin = None
-
     # ------------------------------------------------------------------ cooldown on demand
     def decay_now(self, num_decay_steps: WarmupLike = None) -> None:
         """Start the decay at the next optimizer step (epoch) and stop training when it is done.
@@ -177,25 +199,29 @@ class WarmupStableDecay(ScheduleCallback):
         configured ``num_decay_steps``); then ``trainer.should_stop`` is set. Checkpoints keep the
         decision. A second call, or a call once the decay has begun, only warns.
         """
-        trainer, timeline = self._trainer, self._timeline
-        if trainer is None or timeline is None or not self._plans:
+        trainer, drive = self._trainer, self._drive
+        if trainer is None or drive is None or not isinstance(drive.start, WSDStart) or drive.start.planned is None:
             raise RuntimeError("WarmupStableDecay.decay_now() works during `trainer.fit` (from on_train_start on).")
+        start, timeline = drive.start, drive.start.planned
         span = self.num_decay_steps if num_decay_steps is None else _positive(num_decay_steps, "num_decay_steps")
         length = span.in_steps(timeline)
         started = []
-        for i, plan in enumerate(self._plans):
-            now = self._next_position(trainer, plan)
-            pinned = self._decay_at[i]
-            at = self.natural_decay(timeline)[0] if pinned is None else pinned
+        for i, plan in enumerate(drive.plans):
+            now, at = self._next_position(trainer, plan), self._decay(timeline, start, i)[0]
             if now >= at:
                 rank_zero_warn(f"WarmupStableDecay.decay_now(): the decay already began at {self.interval} {at:g}.")
                 continue
-            self._decay_at[i] = now
+            start.decay_at[i] = now
             started.append(now)
         if not started:
             return
-        self._decay_len, self._stop = length, True
-        self._replan(trainer, timeline)
+        start.decay_len, start.stop = length, True
+        drive.replan(
+            lambda k, plan: plan_optimizer(
+                self, plan.optimizer, start.base_lrs[k], timeline, optimizer_index=k, strict=False, start=start
+            )
+        )
+        drive.apply_all(trainer.current_epoch)
         rank_zero_info(
             f"WarmupStableDecay: decay from {self.interval} {started[0]:g} for {length:g} {self.interval}s; "
             f"training stops after {self.interval} {started[0] + length - 1:g}."
@@ -208,103 +234,45 @@ class WarmupStableDecay(ScheduleCallback):
         begun = self._epoch_mark[0] == trainer.current_epoch and trainer.global_step > self._epoch_mark[1]
         return float(trainer.current_epoch + (1 if begun else 0))
 
-    def _replan(self, trainer: pl.Trainer, timeline: Timeline) -> None:
-        for i, (plan, bases) in enumerate(zip(self._plans, self._base_lrs or [])):
-            replanned = self.build_plan(plan.optimizer, bases, timeline)
-            for g in plan.groups[len(replanned.groups) :]:  # groups that joined mid-run keep their ratios
-                replanned.groups.append(replanned.joiner(g.group, g.ratio if g.ratio is not None else 1.0))
-            replanned.stretches, replanned.clock = plan.stretches, plan.clock
-            self._plans[i] = replanned
-        self._apply_all(trainer)
-
     def _decay_done(self, position: float) -> bool:
-        ends = [at + (self._decay_len or 0.0) for at in self._decay_at if at is not None]
-        return self._stop and bool(ends) and position >= max(ends)
+        start = None if self._drive is None else self._drive.start
+        if not isinstance(start, WSDStart) or not start.stop:
+            return False
+        ends = [at + (start.decay_len or 0.0) for at in start.decay_at if at is not None]
+        return bool(ends) and position >= max(ends)
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ a new run length
     @override
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        if state:
-            state["wsd"] = {
-                "warmup": self._warmup,
-                "planned_total": self._planned_total,
-                "decay_at": list(self._decay_at),
-                "decay_len": self._decay_len,
-                "stop": self._stop,
-            }
-        return state
+    def before_planning(self, trainer: pl.Trainer, start: StartPoint, run: Timeline, nows: list[float]) -> StartPoint:
+        if not isinstance(start, WSDStart):
+            return start
+        count = len(start.base_lrs)
+        start.decay_at = (start.decay_at + [None] * count)[:count]
+        previous = start.run_total if start.run_total is not None else None
+        if previous is not None and previous != run.total:
+            self._follow_new_length(start, Timeline(previous, run.steps_per_epoch), run, nows)
+        start.warmup = self._warmup_units(run, start)
+        return start
 
-    @override
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        self._wsd_restored = state.pop("wsd", None)
-        super().load_state_dict(state)
-
-    # ------------------------------------------------------------------ hooks
-    @override
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        optimizers = self._managed(trainer)
-        self._index_of = {id(o): i for i, o in enumerate(optimizers)}
-        if trainer.global_step == 0 and self._wsd_restored is None:
-            self._reset(len(optimizers))  # a fresh fit: nothing of an earlier run's plan applies
-        super().on_fit_start(trainer, pl_module)
-
-    def _reset(self, num_optimizers: int) -> None:
-        self._warmup, self._planned_total = None, None
-        self._decay_at, self._decay_len, self._stop = [None] * num_optimizers, None, False
-
-    @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        optimizers = self._managed(trainer)
-        self._index_of = {id(o): i for i, o in enumerate(optimizers)}
-        timeline = self._describe(trainer, len(optimizers)).timeline
-        restored, self._wsd_restored = self._wsd_restored, None
-        if restored is not None:
-            self._warmup, self._planned_total = restored["warmup"], restored["planned_total"]
-            self._decay_at, self._decay_len = list(restored["decay_at"]), restored["decay_len"]
-            self._stop = bool(restored["stop"])
-            steps = list(map(float, (self._restored or {}).get("steps", [0] * len(optimizers))))
-        elif trainer.global_step > 0 and self._planned_total is not None and len(self._plans) == len(optimizers):
-            steps = [float(p.steps) for p in self._plans]  # a further fit(): continue this plan
-        else:  # a fresh fit
-            self._reset(len(optimizers))
-            steps = []
-        self._decay_at = (self._decay_at + [None] * len(optimizers))[: len(optimizers)]  # the base checks the count
-        if self.interval == "epoch":
-            steps = [float(trainer.current_epoch)] * len(steps)
-        if self._planned_total is not None and self._planned_total != timeline.total:
-            self._follow_new_length(timeline, steps)
-        self._warmup = self._warmup_units(timeline)
-        self._planned_total, self._trainer = timeline.total, trainer
-        super().on_train_start(trainer, pl_module)
-        if not self._plans:  # the base skips this fit (fast_dev_run that cannot fit the schedule, ...)
-            return
-        if self._decay_at and all(at is None for at in self._decay_at):
-            self._check_length(timeline)
-        if self._decay_done(steps[0] if steps else 0.0):
-            trainer.should_stop = True
-
-    def _follow_new_length(self, timeline: Timeline, steps: list[float]) -> None:
-        old = Timeline(float(self._planned_total or 0.0), timeline.steps_per_epoch)
-        for i, now in enumerate(steps):
-            if self._decay_at[i] is not None:
+    def _follow_new_length(self, start: WSDStart, old: Timeline, timeline: Timeline, nows: list[float]) -> None:
+        for i, now in enumerate(nows):
+            if start.decay_at[i] is not None:
                 continue  # decay_now's decision stands whatever the length
-            old_at, old_len = self.natural_decay(old)
+            old_at, old_len = self.natural_decay(old, start)
             try:
-                new_at = self.natural_decay(timeline)[0]
+                new_at = self.natural_decay(timeline, start)[0]
             except ValueError:  # warmup + decay no longer fit in the run
                 new_at = -math.inf
             where = f"resumed at {self.interval} {now:g} with a run of {timeline.total:g} {self.interval}s"
             if now > old_at:
-                self._decay_at[i], self._decay_len = old_at, old_len
+                start.decay_at[i], start.decay_len = old_at, old_len
                 rank_zero_warn(
                     f"WarmupStableDecay {where} (planned: {old.total:g}), but the decay began at {old_at:g}: "
                     "it goes on as planned and the LR then holds min_lr_ratio. Resume from a checkpoint "
                     "of the stable phase to extend it."
                 )
             elif new_at < now:
-                self._decay_at[i], self._decay_len = now, timeline.total - now
+                start.decay_at[i], start.decay_len = now, timeline.total - now
                 rank_zero_warn(
                     f"WarmupStableDecay {where} (planned: {old.total:g}): too short to decay at the configured "
                     f"length, so the decay starts now over the {timeline.total - now:g} {self.interval}s left."
@@ -312,8 +280,8 @@ class WarmupStableDecay(ScheduleCallback):
             elif new_at != old_at:
                 rank_zero_info(f"WarmupStableDecay {where}: the decay now starts at {new_at:g} (was {old_at:g}).")
 
-    def _check_length(self, timeline: Timeline) -> None:
-        at, d = self.natural_decay(timeline)
+    def _check_length(self, timeline: Timeline, start: StartPoint) -> None:
+        at, d = self.natural_decay(timeline, start)
         if self.num_stable_steps is not None and math.isfinite(timeline.total) and at + d != timeline.total:
             rank_zero_warn(
                 f"WarmupStableDecay: warmup + stable + decay = {at + d:g} {self.interval}s but training has "
@@ -321,6 +289,18 @@ class WarmupStableDecay(ScheduleCallback):
                 + ("the LR holds min_lr_ratio after the decay." if at + d < timeline.total else "training ends first.")
                 + " Leave `num_stable_steps=None` to fill the run."
             )
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        drive = self._drive
+        if drive is None or not isinstance(drive.start, WSDStart) or drive.start.planned is None:
+            return  # the base skips this fit (fast_dev_run that cannot fit the schedule, ...)
+        if all(at is None for at in drive.start.decay_at):
+            self._check_length(drive.start.planned, drive.start)
+        if self._decay_done(drive.clock(drive.plans[0], trainer.current_epoch) if drive.plans else 0.0):
+            trainer.should_stop = True
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -332,18 +312,15 @@ class WarmupStableDecay(ScheduleCallback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self.interval == "step" and self._plans and self._decay_done(min(p.steps for p in self._plans)):
+        drive = self._drive
+        if self.interval == "step" and drive is not None and self._decay_done(min(p.steps for p in drive.plans)):
             trainer.should_stop = True
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.interval == "epoch" and self._decay_done(float(trainer.current_epoch + 1)):
             trainer.should_stop = True
-
-    @override
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        super().teardown(trainer, pl_module, stage)
-        self._wsd_restored, self._trainer = None, None
+        super().on_train_epoch_end(trainer, pl_module)
 
 
 def _positive(value: WarmupLike, name: str) -> Span:

@@ -6,22 +6,26 @@ Example:
     'valley'
 """
 
+from lightning_lr.deprecation import moved
 from lightning_lr.finder.callback import LRFinder
 from lightning_lr.finder.function import find_lr
 from lightning_lr.finder.result import FinderResult
-from lightning_lr.finder.search import FinderConfig
-from lightning_lr.finder.smoothing import smooth
-from lightning_lr.finder.suggest import METHODS, Suggestion, climb_point, lr_range, suggest
 
-__all__ = [
-    "METHODS",
-    "FinderConfig",
-    "FinderResult",
-    "LRFinder",
-    "Suggestion",
-    "climb_point",
-    "find_lr",
-    "lr_range",
-    "smooth",
-    "suggest",
-]
+__all__ = ["FinderResult", "LRFinder", "find_lr"]
+
+# `lightning_lr.finder.suggest` was the rule function; importing the module of that name made the package
+# attribute the module. Drop it, so the old name reaches the function through the deprecation below.
+globals().pop("suggest", None)
+
+__getattr__ = moved(
+    __name__,
+    {
+        "METHODS": "lightning_lr.finder.suggest",
+        "Suggestion": "lightning_lr.finder.suggest",
+        "climb_point": "lightning_lr.finder.suggest",
+        "lr_range": "lightning_lr.finder.suggest",
+        "suggest": "lightning_lr.finder.suggest",
+        "smooth": "lightning_lr.finder.smoothing",
+        "FinderConfig": "lightning_lr.finder.search",
+    },
+)

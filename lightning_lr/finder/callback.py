@@ -18,10 +18,14 @@ from lightning_lr.checks import (
     check_real,
     check_state_version,
 )
+from lightning_lr.finder.carry_over import AppliedLR
 from lightning_lr.finder.result import FinderResult
-from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, ratios_of, run_range_test, set_lr
+from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, run_range_test
 from lightning_lr.finder.suggest import METHODS, Method
+from lightning_lr.lifecycle import fit_kind
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
+from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
+from lightning_lr.planner import FitKind
 
 STATE_VERSION = 1
 
@@ -83,9 +87,14 @@ class LRFinder(Callback):
         val_batches: Validation batches per point when ``monitor`` is set.
         rerun_on_continue: A further ``trainer.fit`` on the same Trainer continues training (like a resume
             from a checkpoint): the test is not run again on the trained weights unless this is ``True``.
+            Until it runs again, its decision holds: the suggestion it applied is written into the new
+            optimizers that ``configure_optimizers`` returns (nothing when it applied none), and
+            :attr:`result` stays the result of the fit where it decided.
 
     Attributes:
-        result: The :class:`FinderResult` of the last test (``None`` before). Under
+        result: The :class:`FinderResult` of the last decision (``None`` before): the last test's, or a
+            result without points that says why the test did not run (``result.reason``). A further fit
+            or a resume that does not run the test keeps it; a checkpoint carries it. Under
             ``strategy="ddp_spawn"`` it lives in the worker processes; use
             :func:`~lightning_lr.finder.find_lr` to get it in the main process.
 
@@ -145,6 +154,7 @@ class LRFinder(Callback):
         self.apply = check_bool("apply", apply)
         self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
         self.result: FinderResult | None = None
+        self._applied = AppliedLR()  # the optimizers that hold the decision (a further fit writes it into new ones)
         # set by `standalone` only
         self._stop_after_test = False
         self._result_file: str | None = None
@@ -213,21 +223,19 @@ class LRFinder(Callback):
     # ------------------------------------------------------------------ hook
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.ckpt_path is not None:
+        kind = fit_kind(trainer)
+        if kind is FitKind.RESUMED:
             if self.result is None:
                 self.result = FinderResult.not_run("fit resumed from a checkpoint", self.config.suggestion)
+            self._applied.hold(list(trainer.optimizers))  # their state, restored after this hook, holds the LR
             return  # the optimizers and schedules are restored from the checkpoint
         if getattr(trainer, "fast_dev_run", False):
             self.result = FinderResult.not_run("fast_dev_run is set", self.config.suggestion)
             return
-        if trainer.global_step > 0 and not (self.rerun_on_continue or self._stop_after_test):
-            self.result = FinderResult.not_run(
-                f"this fit continues training from global step {trainer.global_step} (a further `fit` on the same "
-                "Trainer), like a resume; LRFinder(rerun_on_continue=True) runs the test again on the trained weights",
-                self.config.suggestion,
-            )
-            rank_zero_info(f"LRFinder: no range test: {self.result.reason}.")
+        if kind is FitKind.CONTINUED and not (self.rerun_on_continue or self._stop_after_test):
+            self._continue(trainer)
             return
+        self._applied.reset()
         check_strategy(trainer.strategy)
         if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
             return
@@ -243,15 +251,33 @@ class LRFinder(Callback):
         if self.apply:
             self._apply(trainer, result)
 
+    def _continue(self, trainer: pl.Trainer) -> None:
+        """A further fit that does not run the test: the decision of the fit where it ran holds."""
+        why = (
+            f"this fit continues training from global step {trainer.global_step} (a further `fit` on the same "
+            "Trainer), like a resume; LRFinder(rerun_on_continue=True) runs the test again on the trained weights"
+        )
+        if self.result is None:
+            self.result = FinderResult.not_run(why, self.config.suggestion)
+            rank_zero_info(f"LRFinder: no range test: {why}.")
+            return
+        suggestion = self.result.suggestion if self.apply and not self._stop_after_test else None
+        written = [] if suggestion is None else self._applied.carry_over(list(trainer.optimizers), suggestion)
+        if written:
+            held = f"its suggestion lr={suggestion:.4g} is written into the new optimizer(s) {written}"
+        else:
+            held = "the earlier decision holds"
+        rank_zero_info(f"LRFinder: no range test: {why}; {held} (result: {self.result.explain()})")
+
     def _skip_for_fixed_lrs(self, trainer: pl.Trainer) -> bool:
         """Skip the test, with a warning, when schedules with absolute LRs own every optimizer.
 
         Their LRs do not depend on the optimizer's, so a suggestion written there would be dropped.
         """
-        owners = fixed_lr_owners(trainer)
+        owners = absolute_lr_owners(trainer)
         if not owners or len(owners) < len(trainer.optimizers):
             return False
-        names = ", ".join(sorted({name for name in owners.values()}))
+        names = ", ".join(sorted({with_absolute_lrs(owner) for owner in owners.values()}))
         why = (
             f"{names} set absolute LRs, so the suggestion could not take effect; the test was skipped. Leave "
             "`max_lr` (and `base_lr`) unset to use the finder, or pass `LRFinder(apply=False)` to run the test "
@@ -270,13 +296,12 @@ class LRFinder(Callback):
                 )
             return
         optimizers = list(trainer.optimizers)
-        set_lr(optimizers, ratios_of(optimizers), result.suggestion)
-        hosted = {id(o) for o in optimizers}
-        for config in trainer.lr_scheduler_configs:
-            if id(getattr(config.scheduler, "optimizer", None)) in hosted and trainer.is_global_zero:
+        self._applied.apply(optimizers, result.suggestion)
+        for scheduler in hosted_schedulers(trainer, optimizers):
+            if trainer.is_global_zero:
                 warnings.warn(
                     f"LRFinder(apply=True) wrote lr={result.suggestion:.4g} into the optimizer, but the "
-                    f"{type(config.scheduler).__name__} returned by `configure_optimizers` sets the LR from its own "
+                    f"{type(scheduler).__name__} returned by `configure_optimizers` sets the LR from its own "
                     "base LRs at its next step. Use a lightning_lr schedule callback instead, or build the "
                     "scheduler from `finder.result.suggestion`.",
                     stacklevel=2,
@@ -297,25 +322,3 @@ class LRFinder(Callback):
                 rank_zero_info("LRFinder: matplotlib could not be imported: no finder figure in TensorBoard.")
                 return
             add_figure(trainer, FINDER_FIGURE_TAG, figure, 0)
-
-
-def fixed_lr_owners(trainer: pl.Trainer) -> dict[int, str]:
-    """``{optimizer index: schedule}`` for the optimizers driven by a schedule with absolute LRs.
-
-    ``OneCycle(max_lr=...)`` and ``Cyclical(base_lr=..., max_lr=...)`` ignore the optimizer's LR,
-    so an ``LRFinder(apply=True)`` suggestion has no effect on those optimizers.
-    """
-    from lightning_lr.callbacks import Cyclical, OneCycle  # the callbacks import the finder lazily too
-
-    owners: dict[int, str] = {}
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
-        if isinstance(callback, OneCycle) and callback.max_lr is not None:
-            name = "OneCycle(max_lr=...)"
-        elif isinstance(callback, Cyclical) and not callback.from_finder:
-            name = "Cyclical(base_lr=..., max_lr=...)"
-        else:
-            continue
-        indices = callback.optimizer_indices
-        for index in range(len(trainer.optimizers)) if indices is None else indices:
-            owners[index] = name
-    return owners

@@ -29,6 +29,7 @@ from lightning_lr.finder.state import Snapshot
 from lightning_lr.finder.steps import Stepper
 from lightning_lr.finder.suggest import MIN_POINTS, Method
 from lightning_lr.finder.validation import Validator
+from lightning_lr.planner import write_value
 from lightning_lr.train_data import load_train_dataloader
 
 Mode = Literal["exponential", "linear"]
@@ -79,10 +80,11 @@ def reference_lr(optimizers: list[Optimizer]) -> float:
 
 
 def set_lr(optimizers: list[Optimizer], ratios: list[list[float]], lr: float) -> None:
-    """Group ``g`` of optimizer ``k`` gets ``lr * ratios[k][g]`` (the first group exactly ``lr``)."""
+    """Group ``g`` of optimizer ``k`` gets ``lr * ratios[k][g]`` (the first group exactly ``lr``); a tensor
+    ``lr`` is written in place (:func:`~lightning_lr.planner.write_value`)."""
     for optimizer, groups in zip(optimizers, ratios):
         for group, ratio in zip(optimizer.param_groups, groups):
-            group["lr"] = lr * ratio if ratio != 1.0 else lr
+            write_value(group, "lr", lr * ratio if ratio != 1.0 else lr)
 
 
 def ratios_of(optimizers: list[Optimizer]) -> list[list[float]]:

@@ -10,7 +10,8 @@ What is saved:
   copies in host memory;
 * the attributes of every submodule, one level deep (a counter, a list that was appended to, a
   tensor attribute updated in place, a hook or method patched on the instance are all undone);
-* every optimizer's state (deep copy) and param-group values, restored into the same group dicts;
+* every optimizer's state (deep copy) and param-group values, restored into the same group dicts (a tensor
+  value such as ``lr=torch.tensor(...)`` into the same tensor object, in place);
 * every LR scheduler's ``state_dict`` and the AMP gradient scaler's attributes, when there is one;
 * the torch (CPU and initialized CUDA devices), NumPy and Python RNG states, and the states of
   the ``torch.Generator`` objects of the train dataloaders (``DataLoader(generator=...)``, a
@@ -114,14 +115,29 @@ def _load_state(saved: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _put_back(original: Any, saved: Any) -> Any:
+    """A group value as it was: a tensor (``lr=torch.tensor(...)``), alone or in a tuple (``betas``), is the
+    original object with its saved value copied back in place; anything else a copy of the saved value."""
+    if isinstance(original, torch.Tensor) and isinstance(saved, torch.Tensor):
+        if original.shape == saved.shape and original.dtype == saved.dtype:
+            with torch.no_grad():
+                original.copy_(saved)
+            return original
+    elif type(original) is tuple and type(saved) is tuple and any(isinstance(v, torch.Tensor) for v in original):
+        parts = tuple(_put_back(o, v) for o, v in zip(original, saved))
+        return original if all(p is o for p, o in zip(parts, original)) else parts
+    return copy.deepcopy(saved)
+
+
 class _OptimizerState:
-    """An optimizer's per-parameter state and group values, restored into the same group dicts."""
+    """An optimizer's per-parameter state and group values, restored into the same group dicts (and the same
+    tensor objects, for tensor group values)."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
         self.state = {p: _save_state(s) for p, s in optimizer.state.items()}
         self.group_list = list(optimizer.param_groups)
-        self.groups = [(g, {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}) for g in self.group_list]
+        self.groups = [(g, {k: (v, copy.deepcopy(v)) for k, v in g.items() if k != "params"}) for g in self.group_list]
         self.attributes = _Attributes(optimizer, skip=("state", "param_groups"))
 
     def restore(self) -> None:
@@ -131,7 +147,7 @@ class _OptimizerState:
             params = group["params"]
             group.clear()
             group["params"] = params
-            group.update(copy.deepcopy(values))
+            group.update({k: _put_back(original, saved) for k, (original, saved) in values.items()})
         opt.state.clear()
         for p, saved in self.state.items():
             opt.state[p] = _load_state(saved)

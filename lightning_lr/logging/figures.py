@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lightning_lr.planner import Recipe
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -204,7 +206,7 @@ def plans_preview(
     points: int = 1000,
     note: str = "",
 ) -> SchedulePreview:
-    """Sample the resolved schedules of optimizer plans (``ScheduleCallback.build_plan``) by series name."""
+    """Sample the resolved schedules of plans (:func:`~lightning_lr.planner.plan_optimizer`) by series name."""
     result = SchedulePreview(sample_ticks(total, points), unit=unit, note=note)
     for plan, group_names in zip(plans, names):
         for name, group in zip(group_names, plan.groups):
@@ -214,22 +216,10 @@ def plans_preview(
     return result
 
 
-def plan_note(callback: Any) -> str:
-    """What a callback's plan leaves out: for ``ReduceLROnPlateau``, the metric-driven cuts."""
-    from lightning_lr.callbacks.plateau import ReduceLROnPlateau
-
-    if isinstance(callback, ReduceLROnPlateau):
-        return (
-            f"no cuts shown: they depend on the metric (each x{callback.factor:g} after "
-            f"{callback.patience} checks of '{callback.monitor}' without improvement)"
-        )
-    return ""
-
-
 def schedule_figure(
-    callback: Any, plans: Sequence[Any], names: Sequence[Sequence[str]], total: float, log: bool = False
+    callback: Recipe, plans: Sequence[Any], names: Sequence[Sequence[str]], total: float, log: bool = False
 ) -> Figure:
     """The planned-schedule figure of a schedule callback (what TensorBoard shows at train start)."""
-    result = plans_preview(plans, names, total, callback.interval, note=plan_note(callback))
-    key = getattr(callback, "key", None)  # HyperparameterScheduler: a value other than the LR
+    result = plans_preview(plans, names, total, callback.interval, note=callback.preview_note())
+    key = "" if callback.key == "lr" else callback.key  # HyperparameterScheduler: a value other than the LR
     return result.plot(log=log, title=f"Planned schedule: {type(callback).__name__}" + (f" ({key})" if key else ""))

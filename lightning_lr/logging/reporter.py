@@ -1,4 +1,5 @@
-"""Everything a schedule callback reports: LR/momentum scalars, the loss, TensorBoard extras."""
+"""Everything a schedule callback reports: LR/momentum scalars (to the loggers and ``trainer.callback_metrics``),
+the loss, TensorBoard extras."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from lightning_lr.logging.figures import schedule_figure
 from lightning_lr.logging.loss import LossTracker, loss_of
 from lightning_lr.logging.scalars import ScalarLogger, due, log_every, series_names
 from lightning_lr.logging.tensorboard import SCHEDULE_FIGURE_TAG, add_dashboard, add_figure, tensorboard_writers
+from lightning_lr.planner import Recipe
 
 
 class Reporter:
-    """Owned by a schedule callback; writes through ``trainer.loggers`` only.
+    """Owned by a schedule callback; writes through ``trainer.loggers`` and into ``trainer.callback_metrics``.
 
     The first schedule callback in ``trainer.callbacks`` also logs the training loss and writes
     the TensorBoard dashboard layout (once per run, for every optimizer).
@@ -36,7 +38,7 @@ class Reporter:
         self,
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
-        callback: Any,
+        callback: Recipe,
         first: bool,
         plans: Sequence[Any],
         names: Sequence[Sequence[str]],
@@ -59,16 +61,23 @@ class Reporter:
             except ImportError:  # matplotlib is a dependency; a broken install should not stop training
                 rank_zero_info("lightning_lr: matplotlib could not be imported: no planned-schedule figure.")
                 return
-            key = getattr(callback, "key", None)  # HyperparameterScheduler: a value other than the LR
+            key = "" if callback.key == "lr" else callback.key  # HyperparameterScheduler: a value other than the LR
             name = type(callback).__name__ + (f"-{key}" if key else "")
             if key:
                 figure.axes[0].set_ylabel(key)
             add_figure(trainer, f"{SCHEDULE_FIGURE_TAG}/{name}", figure, trainer.global_step)
 
     def before_step(self, trainer: pl.Trainer, values: Callable[[], dict[str, float]]) -> None:
-        """Log ``values()`` (built only when a log is due) at this step."""
-        if self.scalars.should_log(trainer):
-            self.scalars.log(trainer, values())
+        """Log ``values()`` and put them into ``trainer.callback_metrics`` at this step, when either is due
+        (``values()`` is built only then: with hundreds of param groups it is not free)."""
+        log, publish = self.scalars.should_log(trainer), self.scalars.should_publish(trainer)
+        if not (log or publish):
+            return
+        current = values()
+        if log:
+            self.scalars.log(trainer, current)
+        if publish:
+            self.scalars.publish(trainer, current)
 
     def after_batch(self, trainer: pl.Trainer, outputs: Any) -> None:
         if self.loss is None:

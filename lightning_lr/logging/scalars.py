@@ -1,6 +1,7 @@
-"""LR and momentum scalars, written through ``trainer.loggers`` at the step they apply to.
+"""LR and momentum scalars, written through ``trainer.loggers`` at the step they apply to, and kept in
+``trainer.callback_metrics`` for the callbacks that read metrics there (``ModelCheckpoint``, ``EarlyStopping``).
 
-Names follow Lightning's ``LearningRateMonitor`` so existing dashboards keep working:
+Names follow Lightning's ``LearningRateMonitor`` so existing dashboards and monitors keep working:
 ``lr-<Optimizer>`` (``lr-<Optimizer>-<n>`` for the n-th further optimizer of the same class),
 ``/pg<i>`` (1-based) or ``/<name>`` when the optimizer has several param groups or names them,
 and ``-momentum`` for the momentum (or Adam ``beta1``).
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim import Optimizer
 
@@ -61,16 +63,19 @@ def log_every(trainer: pl.Trainer) -> int:
 
 
 class ScalarLogger:
-    """Writes LR/momentum scalars to every logger of the trainer, every ``log_every_n_steps``.
+    """Writes LR/momentum scalars to every logger of the trainer every ``log_every_n_steps``, and puts them
+    into ``trainer.callback_metrics`` then and before the last step of every epoch (:meth:`should_publish`).
 
     Args:
         enabled: ``True``: log, and warn once if the trainer has no logger; ``False``: never log;
-            ``None``: log when there is a logger, silently skip otherwise.
+            ``None``: log when there is a logger, silently skip otherwise. ``trainer.callback_metrics``
+            gets the values in every case.
     """
 
     def __init__(self, enabled: bool | None) -> None:
         self.enabled = enabled
         self._last_step = -1
+        self._published_step = -1
         self._warned = False
 
     def should_log(self, trainer: pl.Trainer) -> bool:
@@ -92,5 +97,34 @@ class ScalarLogger:
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
 
+    def should_publish(self, trainer: pl.Trainer) -> bool:
+        """Whether the values of this step go into ``trainer.callback_metrics``: every ``log_every_n_steps``
+        (with or without a logger, as ``LearningRateMonitor`` does), and at the last step of every epoch and
+        of the run (where ``ModelCheckpoint``, ``EarlyStopping`` and other monitors read them)."""
+        step = trainer.global_step
+        if step == self._published_step:
+            return False  # the next micro-batch of an accumulation window: the same step's values
+        if due(step, self._published_step, log_every(trainer)):
+            return True
+        return trainer.is_last_batch or 0 < trainer.max_steps <= step + 1
+
+    def publish(self, trainer: pl.Trainer, metrics: dict[str, float]) -> None:
+        """Put ``metrics`` into ``trainer.callback_metrics``, as ``LearningRateMonitor`` does with its values.
+
+        On every rank, with or without a logger. Each value is a 0-dim float64 tensor on the CPU: the exact
+        float the param group holds, and no copy to (and wait for) an accelerator.
+
+        Example:
+            >>> trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+            >>> ScalarLogger(None).publish(trainer, {"lr-SGD": 0.1})
+            >>> trainer.callback_metrics["lr-SGD"]
+            tensor(0.1000, dtype=torch.float64)
+        """
+        self._published_step = trainer.global_step
+        values = {name: torch.scalar_tensor(value, dtype=torch.float64) for name, value in metrics.items()}
+        trainer.callback_metrics.update(values)
+
     def reset(self) -> None:
+        """A new fit (Lightning has emptied ``trainer.callback_metrics``): log and publish from scratch."""
         self._last_step = -1
+        self._published_step = -1

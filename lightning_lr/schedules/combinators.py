@@ -312,11 +312,27 @@ class Warmup(Schedule):
                 f"The warmup ({self.duration!r} = {width:g} steps) is not shorter than training "
                 f"({timeline.remaining:g} steps)."
             )
-        main = self.schedule.resolve(timeline.after(width))
-        if width == 0:
-            return main
-        peak = main(0.0)
-        return Join((Linear(self.start_factor * peak, peak, width), main))
+        return ramp_into(self.schedule.resolve(timeline.after(width)), width, self.start_factor)
+
+
+def ramp_into(main: Schedule, width: float, start_factor: float) -> Schedule:
+    r"""``main`` (resolved) after a linear ramp of ``width`` clock units from ``start_factor`` times its first value.
+
+    .. math:: v(t) = s(0)\left(f + (1 - f)\,\frac{t}{w}\right)\ (t < w),\qquad v(t) = s(t - w)\ (t \ge w)
+
+    The one warmup ramp: :class:`Warmup` resolves to it, and so does every callback's ``warmup=``
+    (a momentum schedule is held at its first value during the warmup: ``start_factor=1``).
+
+    Example:
+        >>> from lightning_lr.schedules import Constant
+        >>> s = ramp_into(Constant(2.0), 4, 0.5)
+        >>> [s(t) for t in range(6)]
+        [1.0, 1.25, 1.5, 1.75, 2.0, 2.0]
+    """
+    if width == 0:
+        return main
+    peak = main(0.0)
+    return Join((Linear(start_factor * peak, peak, width), main))
 
 
 @dataclass(frozen=True)
@@ -346,4 +362,4 @@ class Truncate(Schedule):
         return clock_units(self.duration, self)
 
 
-__all__ = ["Affine", "Clamp", "Cycle", "Join", "Product", "Truncate", "Warmup"]
+__all__ = ["Affine", "Clamp", "Cycle", "Join", "Product", "Truncate", "Warmup", "ramp_into"]

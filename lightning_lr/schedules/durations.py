@@ -49,6 +49,11 @@ class Span:
             return self.amount
         if self.unit == "fraction":
             return self.amount * timeline.require_total(f"a duration of {self.amount:.0%} of training")
+        if not math.isfinite(timeline.steps_per_epoch) and self.amount > 0:
+            raise ValueError(
+                f"a duration of {self.amount:g} epochs needs the number of steps per epoch, which is not known here "
+                "(a stream without length, or `steps_per_epoch` not given); give it in steps or as a fraction ('10%')."
+            )
         return self.amount * timeline.steps_per_epoch
 
 

@@ -6,10 +6,7 @@
   the docs page;
 - :func:`write_results` writes ``<name>.json`` and ``<name>.md`` under ``docs/benchmarks/`` (or
   another folder);
-- :func:`quiet_lightning` silences Lightning's info lines and warnings for a timed run;
-- :func:`quiet_trainer` is a CPU ``Trainer`` that writes nothing into the repository.
-
-The scripts put the repository root on ``sys.path`` and import it as ``benchmarks.report``.
+- :func:`quiet_lightning` silences Lightning's info lines and warnings for a timed run.
 """
 
 from __future__ import annotations
@@ -19,13 +16,12 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "benchmarks"
 
 
@@ -147,34 +143,7 @@ def write_results(
 
 
 def quiet_lightning() -> None:
-    """No warnings and no Lightning info lines (a benchmark prints its own table)."""
+    """No warnings and no info lines from Lightning or lightning_lr (a benchmark prints its own table)."""
     warnings.filterwarnings("ignore")
-    for logger in ("lightning", "lightning.pytorch", "lightning.fabric"):
+    for logger in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_lr"):
         logging.getLogger(logger).setLevel(logging.ERROR)
-
-
-_SCRATCH: str | None = None
-
-
-def quiet_trainer(epochs: int, callbacks: list[Any] | None = None) -> Any:
-    """A one-device CPU ``Trainer`` without logger, checkpoints, progress bar or model summary.
-
-    Its ``default_root_dir`` is a scratch folder, so the temporary checkpoint Lightning's
-    ``Tuner.lr_find`` writes does not land in the repository.
-    """
-    import lightning.pytorch as pl
-
-    global _SCRATCH
-    if _SCRATCH is None:
-        _SCRATCH = tempfile.mkdtemp(prefix="lightning-lr-bench-")
-    return pl.Trainer(
-        max_epochs=epochs,
-        default_root_dir=_SCRATCH,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-    )

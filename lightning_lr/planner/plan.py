@@ -1,22 +1,32 @@
-"""What a schedule callback does to one optimizer: per-group schedules on a clock, and their time map.
+"""What a plan does to one optimizer: per-group schedules on a clock, and their time map.
 
 A :class:`GroupPlan` writes one param group's LR (and momentum) for a clock value. An
 :class:`OptimizerPlan` holds the plans of an optimizer's groups, where the planned schedule ends,
 after a resume with another run length the :class:`Stretch` that maps the new run's clock onto the
-old plan, and, once training runs, its :class:`OptimizerClock`.
+old plan, and, once training runs, its :class:`~lightning_lr.planner.OptimizerClock`. Nothing here
+knows Lightning: warnings go through the plan's ``warn`` (the callbacks pass ``rank_zero_warn``).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_lr.callbacks.clock import OptimizerClock
+from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.planner.clock import OptimizerClock
 from lightning_lr.schedules import Affine, Clamp, Schedule
+
+Warn = Callable[[str], None]
+
+
+def python_warning(message: str) -> None:
+    """The default ``warn`` of a plan outside Lightning: a Python ``UserWarning``."""
+    warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def write_value(group: dict[str, Any], key: str, value: float) -> None:
@@ -34,12 +44,13 @@ class GroupPlan:
 
     The group's value at clock ``t`` is
 
-    .. math:: v(t) = \max\big(r\,(c\, f\, s(t)),\ v_{min}\big)
+    .. math:: v(t) = r\,(c\, f\, s(t)) \ \ (f = 1), \qquad v(t) = \max\big(r\,(c\, f\, s(t)),\ v_{min}\big)\ \ (f < 1)
 
     with ``shape`` :math:`s`, ``scale`` :math:`c` (the base LR when the shape is a factor of it,
-    else 1), ``factor`` :math:`f` (``ReduceLROnPlateau``'s cuts, 1 otherwise), ``ratio`` :math:`r`
-    (a group that joined mid-run: its LR over the first group's; 1 otherwise) and ``floor``
-    :math:`v_{min}` (``min_lr``). Groups that share a shape share one evaluation per step.
+    else 1), ``factor`` :math:`f` (the LR cuts: ``ReduceLROnPlateau``'s reductions, ``cut_lr``; 1
+    otherwise), ``ratio`` :math:`r` (a group that joined mid-run: its LR over the first group's; 1
+    otherwise) and ``floor`` :math:`v_{min}` (``min_lr``), which bounds the cuts only, as PyTorch's
+    ``min_lr`` does. Groups that share a shape share one evaluation per step.
     """
 
     group: dict[str, Any]
@@ -49,8 +60,8 @@ class GroupPlan:
     scale: float = 1.0
     key: str = "lr"  # the param-group value the plan sets (HyperparameterScheduler: "weight_decay", ...)
     ratio: float | None = None  # a group that joined mid-run: its value is `ratio` x the first group's
-    factor: float = 1.0  # ReduceLROnPlateau's cuts so far
-    floor: float = -math.inf  # ReduceLROnPlateau's min_lr
+    factor: float = 1.0  # the LR cuts so far (ReduceLROnPlateau's reductions, cut_lr)
+    floor: float = -math.inf  # ReduceLROnPlateau's min_lr: the lowest a cut brings the value
     written: float = math.nan  # the value a joined group was last given (another writer changes it)
 
     def unratioed(self, shape_value: float) -> float:
@@ -63,7 +74,7 @@ class GroupPlan:
         value = self.unratioed(shape_value)
         if self.ratio is not None:
             value = self.ratio * value
-        return self.floor if value < self.floor else value
+        return self.floor if value < self.floor and self.factor < 1.0 else value
 
     def value(self, t: float) -> float:
         """The group's value at clock ``t`` (before any plateau cut that happens later)."""
@@ -74,7 +85,7 @@ class GroupPlan:
         """The group's value as one schedule, for figures and previews (cuts and floor included)."""
         scale = self.scale * self.factor * (1.0 if self.ratio is None else self.ratio)
         schedule = self.shape if scale == 1.0 else Affine(self.shape, scale=scale)
-        return schedule if self.floor == -math.inf else Clamp(schedule, minimum=self.floor)
+        return schedule if self.floor == -math.inf or self.factor == 1.0 else Clamp(schedule, minimum=self.floor)
 
     def write(self, value: float, momentum: float | None) -> None:
         """Write ``value`` (and the momentum, or Adam's ``beta1``) into the param group."""
@@ -133,10 +144,10 @@ class Stretch:
 class OptimizerPlan:
     """What a callback does to one optimizer: one :class:`GroupPlan` per param group, and its clock.
 
-    Building a plan is pure (``ScheduleCallback.build_plan``: no clock, nothing written); the
-    callback attaches an :class:`OptimizerClock` for the run. ``end`` is the clock value where the
-    planned schedule ends (warmup included; ``inf`` when it never ends); ``stretches`` map the
-    clock after resumes with other run lengths.
+    Building a plan is pure (:func:`~lightning_lr.planner.plan_optimizer`: no clock, nothing written);
+    the callback attaches an :class:`~lightning_lr.planner.OptimizerClock` for the run. ``end`` is the
+    clock value where the planned schedule ends (warmup included; ``inf`` when it never ends);
+    ``stretches`` map the clock after resumes with other run lengths.
     """
 
     optimizer: torch.optim.Optimizer
@@ -148,7 +159,8 @@ class OptimizerPlan:
     stretches: tuple[Stretch, ...] = ()
     warned_past_end: bool = False
     joined: bool = False  # some groups joined mid-run: check them at every step
-    absolute: bool = False  # every group gets the same values: a joined group too, at ratio 1
+    uniform: bool = False  # every group gets the same values: a joined group too, at ratio 1
+    warn: Warn = field(default=python_warning, repr=False, compare=False)
     _slots: tuple[list[Schedule], list[tuple[GroupPlan, int, int]]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -165,7 +177,7 @@ class OptimizerPlan:
         at = self.plan_time(t)
         if at > self.end and not self.holds_end and not self.warned_past_end:
             self.warned_past_end = True
-            rank_zero_warn(
+            self.warn(
                 f"{name}: {type(self.optimizer).__name__} is at {interval} {t:g}, past the end of its schedule "
                 f"({self.end:g}); the LR is held at its final value from here on."
             )
@@ -197,12 +209,13 @@ class OptimizerPlan:
         return self._slots
 
     def joiner(self, group: dict[str, Any], ratio: float) -> GroupPlan:
-        """The plan of a group added mid-run: ``ratio`` x the first group's value, its momentum schedule too."""
+        """The plan of a group added mid-run: ``ratio`` x the first group's value, its momentum schedule, cut and
+        floor too."""
         first = self.groups[0]
         key = first.momentum_key if first.momentum_key is not None and first.momentum_key in group else None
         momentum = first.momentum if key else None
         self.joined = True
-        return GroupPlan(group, first.shape, momentum, key, first.scale, first.key, ratio, first.factor)
+        return GroupPlan(group, first.shape, momentum, key, first.scale, first.key, ratio, first.factor, first.floor)
 
     def rejoin(self, ratios: list[float]) -> None:
         """After a resume: the groups that had joined before, at their saved ratios, in order."""
@@ -222,14 +235,14 @@ class OptimizerPlan:
         shape = first.shape(self.plan_time(self.applied_at if self.applied_at >= 0 else t))
         for g in self.groups:
             reference = g.unratioed(shape)  # a joined group's value but for its ratio
-            if g.ratio is not None and not self.absolute and float(g.group[g.key]) != g.written and reference > 0:
+            if g.ratio is not None and not self.uniform and float(g.group[g.key]) != g.written and reference > 0:
                 g.ratio = float(g.group[g.key]) / reference
                 self.applied_at = -1.0
         added = []
         reference = first.unratioed(shape)
         for group in self.optimizer.param_groups[len(self.groups) :]:
             value = float(group.get(first.key, math.nan))
-            ratio = value / reference if reference > 0 and not self.absolute and math.isfinite(value) else 1.0
+            ratio = value / reference if reference > 0 and not self.uniform and math.isfinite(value) else 1.0
             self.groups.append(self.joiner(group, ratio))
             added.append((len(self.groups) - 1, value, ratio))
             self.applied_at = -1.0
@@ -252,8 +265,6 @@ def momentum_key(
         return "betas"
     if "momentum" in group:
         return "momentum"
-    from lightning_lr.callbacks.conflicts import ScheduleConflictError
-
     raise ScheduleConflictError(
         f"{name} cycles momentum but {type(optimizer).__name__} has neither `momentum` nor "
         "`betas`; pass `cycle_momentum=False`."

@@ -1,4 +1,9 @@
-"""Who else sets the LR of an optimizer: schedulers hosted by Lightning, and where they came from."""
+"""Who sets the LR of an optimizer: schedulers hosted by Lightning, schedule callbacks, and who ignores it.
+
+One answer to each question, asked by the schedule callbacks, the LR finder and ``ScaleLR`` alike:
+:func:`hosted_schedulers` (a scheduler from ``configure_optimizers`` on an optimizer),
+:func:`absolute_lr_owners` (callbacks whose LRs ignore the optimizer's configured LR).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ from typing import Any
 import lightning.pytorch as pl
 from torch.optim import Optimizer
 
-
-class ScheduleConflictError(ValueError):
-    """The schedule cannot run as configured with this trainer (raised before the first step)."""
+from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.planner import Recipe
 
 
 def scheduler_source(pl_module: pl.LightningModule | None) -> str:
@@ -59,21 +63,43 @@ def managed_optimizers(name: str, trainer: pl.Trainer, indices: tuple[int, ...] 
     return [optimizers[i] for i in indices]
 
 
-def check_shared_keys(
-    name: str,
-    keys: frozenset[str],
-    optimizers: list[Optimizer],
-    others: Iterable[tuple[str, frozenset[str], list[Optimizer]]],
-) -> None:
-    """Refuse a second schedule callback that sets one of ``keys`` of one of the same ``optimizers``.
-
-    ``others``: each other schedule callback's name, the param-group keys it sets and its optimizers.
-    """
+def check_conflicts(recipe: Recipe, trainer: pl.Trainer, optimizers: list[Optimizer]) -> None:
+    """Refuse, for a schedule callback driving ``optimizers``: a scheduler from ``configure_optimizers`` on one of
+    them (when it sets the LR), and another schedule callback that sets one of the same param-group keys of one."""
+    name, keys = type(recipe).__name__, recipe.param_keys()
+    if "lr" in keys:
+        check_hosted_schedulers(name, trainer, optimizers)
     mine = {id(o) for o in optimizers}
-    for other, their_keys, theirs in others:
-        shared = sorted(keys & their_keys)
-        if shared and {id(o) for o in theirs} & mine:
+    for other in trainer.callbacks:  # type: ignore[attr-defined]
+        if other is recipe or not isinstance(other, Recipe):
+            continue
+        shared = sorted(keys & other.param_keys())
+        theirs = {id(trainer.optimizers[i]) for i in driven_indices(other, len(trainer.optimizers))}
+        if shared and theirs & mine:
             raise ScheduleConflictError(
-                f"{name} and {other} both set {', '.join(shared)} of one optimizer; "
+                f"{name} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
                 "give each its own with `optimizers=[index]`, or compose the schedules into one."
             )
+
+
+def driven_indices(callback: Any, num_optimizers: int) -> list[int]:
+    """The indices of the optimizers a schedule callback drives (its ``optimizer_indices``; ``None``: all)."""
+    indices = getattr(callback, "optimizer_indices", None)
+    return list(range(num_optimizers)) if indices is None else [i for i in indices if i < num_optimizers]
+
+
+def absolute_lr_owners(trainer: pl.Trainer) -> dict[int, Recipe]:
+    """``{optimizer index: callback}`` for the optimizers whose LR a callback sets while ignoring the optimizer's
+    configured LR (:attr:`Recipe.absolute_lr <lightning_lr.planner.Recipe.absolute_lr>`), so an LR written into
+    the optimizer before training (the finder's suggestion, ``ScaleLR``'s factor) has no effect."""
+    owners: dict[int, Recipe] = {}
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, Recipe) and callback.absolute_lr and "lr" in callback.param_keys():
+            for index in driven_indices(callback, len(trainer.optimizers)):
+                owners[index] = callback
+    return owners
+
+
+def with_absolute_lrs(recipe: Recipe) -> str:
+    """How a recipe with absolute LRs is named in messages: ``"OneCycle(max_lr=...)"``."""
+    return f"{type(recipe).__name__}({', '.join(f'{a}=...' for a in recipe.absolute_lr_args)})"
