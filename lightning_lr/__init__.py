@@ -18,27 +18,7 @@ from lightning_lr.deprecation import moved
 
 __version__ = "0.1.0"
 
-_HOMES = {
-    **dict.fromkeys(
-        (
-            "CosineAnnealing",
-            "CosineRestarts",
-            "Cyclical",
-            "ExponentialDecay",
-            "HyperparameterScheduler",
-            "LRScheduler",
-            "MultiStepDecay",
-            "OneCycle",
-            "ReduceLROnPlateau",
-            "ScaleLR",
-            "ScheduleCallback",
-            "StepDecay",
-            "WarmupCosine",
-            "WarmupLinear",
-            "WarmupStableDecay",
-        ),
-        "lightning_lr.callbacks",
-    ),
+_ELSEWHERE = {  # every other public name lives in lightning_lr.callbacks
     "ScheduleConflictError": "lightning_lr.checks",
     "FinderResult": "lightning_lr.finder",
     "LRFinder": "lightning_lr.finder",
@@ -79,10 +59,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-    elif name in _SUBPACKAGES:
-        value = importlib.import_module(f"{__name__}.{name}")
+    if name in _SUBPACKAGES:
+        value: Any = importlib.import_module(f"{__name__}.{name}")
+    elif name in __all__:
+        value = getattr(importlib.import_module(_ELSEWHERE.get(name, "lightning_lr.callbacks")), name)
     else:
         return _deprecated(name)
     globals()[name] = value  # loaded once

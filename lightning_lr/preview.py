@@ -8,11 +8,11 @@ from typing import Any, Literal
 import torch
 
 from lightning_lr.checks import check_positive, check_positive_int
-from lightning_lr.logging.figures import SchedulePreview, plans_preview
+from lightning_lr.logging.figures import SchedulePreview, plans_preview, plot_previews
 from lightning_lr.logging.scalars import series_names
 from lightning_lr.planner import Recipe, outside_lightning, plan_optimizer
 
-__all__ = ["SchedulePreview", "preview", "sparkline"]
+__all__ = ["SchedulePreview", "plot_previews", "preview", "sparkline"]
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -62,19 +62,25 @@ def preview(
     return plans_preview([plan], series_names([opt]), total, callback.interval, points, callback.preview_note())
 
 
-def sparkline(values: Sequence[float], width: int = 60) -> str:
-    """A one-line text picture of ``values`` (``width`` characters, min..max mapped to ▁..█).
+def sparkline(values: Sequence[float], width: int = 60, low: float | None = None, high: float | None = None) -> str:
+    """A one-line text picture of ``values`` (``width`` characters, ``low``..``high`` mapped to ▁..█).
+
+    ``low`` and ``high`` default to the values' own minimum and maximum; give several lines the same
+    ones to compare their heights.
 
     Example:
         >>> sparkline([0, 1, 2, 3, 4, 5, 6, 7], width=8)
         '▁▂▃▄▅▆▇█'
+        >>> sparkline([0, 1, 2, 3], width=4, low=0, high=7)
+        '▁▂▃▄'
     """
     if not values:
         return ""
     step = max(len(values) / width, 1.0)
     picked = [values[min(int(i * step), len(values) - 1)] for i in range(min(width, len(values)))]
-    low, high = min(values), max(values)
+    low = min(values) if low is None else low
+    high = max(values) if high is None else high
     span = high - low
     if span <= 0:
         return SPARKS[0] * len(picked)
-    return "".join(SPARKS[min(int((v - low) / span * len(SPARKS)), len(SPARKS) - 1)] for v in picked)
+    return "".join(SPARKS[max(0, min(int((v - low) / span * len(SPARKS)), len(SPARKS) - 1))] for v in picked)

@@ -13,12 +13,12 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler as TorchLRScheduler
 from typing_extensions import override
 
-from lightning_lr.checks import check_positive_int, check_state_version
+from lightning_lr.checks import check_non_negative, check_positive_int, check_state_version
 from lightning_lr.planner import FactorRecipe, OptimizerPlan, Recipe, outside_lightning, plan_optimizer
 from lightning_lr.schedules import Schedule
 
 STATE_VERSION = 1
-_STATE_KEYS = ("last_epoch", "base_lrs", "_step_count", "_last_lr", "total_steps", "steps_per_epoch")
+_STATE_KEYS = ("last_epoch", "base_lrs", "_step_count", "_last_lr", "total_steps", "steps_per_epoch", "consumed")
 
 
 class ScheduleLR(TorchLRScheduler):
@@ -34,6 +34,10 @@ class ScheduleLR(TorchLRScheduler):
     :math:`k` is exactly what that callback sets in a Lightning run at optimizer step :math:`k`,
     warmup included; a callback with ``interval="epoch"`` counts epochs, so step once per epoch
     and give ``total_steps`` in epochs. ``OneCycle(max_lr=...)`` takes its peaks from ``max_lr``.
+
+    A callback with ``interval="sample"`` (``"token"``) counts what the steps trained on: call
+    ``step(samples=n)`` (``step(tokens=n)``) with the step's count, and give ``total_steps`` and
+    ``steps_per_epoch`` in samples (tokens); the LR of the next step is then ``s(samples so far)``.
 
     Everything is closed-form: :meth:`state_dict` holds only numbers, and
     :meth:`load_state_dict` writes the LR (and momentum) of the restored step into the optimizer,
@@ -105,6 +109,7 @@ class ScheduleLR(TorchLRScheduler):
             None if steps_per_epoch is None else check_positive_int("steps_per_epoch", steps_per_epoch)
         )
         self._recipe = recipe
+        self.consumed = 0.0  # samples or tokens so far (a clock of them)
         bases = recipe.base_lrs(optimizer)  # the groups' LRs now (or the callback's max_lr)
         self._plan = self._build(optimizer, bases)
         super().__init__(optimizer)
@@ -122,9 +127,29 @@ class ScheduleLR(TorchLRScheduler):
             ) from error
 
     @override
+    def step(self, epoch: int | None = None, *, samples: float | None = None, tokens: float | None = None) -> None:
+        """Move the clock past one optimizer step and write the next step's LR (and momentum).
+
+        Args:
+            epoch: PyTorch's deprecated explicit step; leave it ``None``.
+            samples: On a clock of samples (``interval="sample"``), the samples this step trained on.
+            tokens: On a clock of tokens (``interval="token"``), the tokens this step trained on.
+        """
+        unit = self._recipe.clock_unit
+        counts = {"samples": samples, "tokens": tokens}
+        for name, value in counts.items():
+            if value is not None and name != unit:
+                raise TypeError(f"step({name}=...) is for a clock of {name}; this schedule counts {unit}.")
+        if unit in counts and self._step_count > 0:  # not the step PyTorch takes in __init__
+            if counts[unit] is None:
+                raise TypeError(f"this schedule counts {unit}: call step({unit}=<the {unit} of this optimizer step>).")
+            self.consumed += check_non_negative(unit, counts[unit])
+        super().step(epoch)
+
+    @override
     def get_lr(self) -> list[float | Any]:
         """The LR of every group at step ``last_epoch`` (also writes the momentum the schedule sets)."""
-        t = float(self.last_epoch)
+        t = self.consumed if self._recipe.clock_unit in ("samples", "tokens") else float(self.last_epoch)
         groups = self.optimizer.param_groups
         if len(groups) != len(self._plan.groups):
             raise ValueError(

@@ -53,10 +53,10 @@ def test_a_real_checkpoint_holds_the_version_and_a_state_without_version_is_vers
     key = stopped.callback.state_key
     state = load_checkpoint(stopped.checkpoint or "")["callbacks"][key]
     assert state["version"] == stopped.callback.state_dict()["version"] == 3
-    assert set(state) == {"version", "base_lrs", "steps", "planned", "total", "stretches", "joined", "cuts"}
+    assert set(state) == {"version", "base_lrs", "steps", "planned", "total", "stretches", "joined", "cuts", "consumed"}
     assert state["steps"] == [len(stopped.lrs)]
     assert state["planned"][0] == state["total"] and state["stretches"] == [[]] and state["joined"] == [[]]
-    assert state["cuts"] == [[1.0, 1.0]]
+    assert state["cuts"] == [[1.0, 1.0]] and state["consumed"] == 0.0 and state["planned"][2] == "steps"
 
 
 @pytest.mark.parametrize("name", list(FIXTURE_CASES))

@@ -99,6 +99,8 @@ def test_train_cifar_on_a_real_format_copy_with_finder_and_tensorboard(tmp_path:
         logged |= set(accumulator.Tags()["scalars"]) | set(accumulator.Tags()["images"])
     assert {"lr-SGD/pg1", "lr-SGD/pg1-momentum", "loss/train", "lr_finder/loss"} <= logged
     assert {"lightning_lr/planned_schedule/OneCycle", "lightning_lr/lr_finder"} <= logged
+    # the LR at every optimizer step (8 here), so the TensorBoard curve is the schedule, not a few samples
+    assert logged_steps(tmp_path / "runs", "lr-SGD/pg1") == list(range(8))
 
 
 def test_train_cifar_offline_falls_back_to_builtin_data_and_says_so(tmp_path: Path) -> None:
@@ -143,6 +145,18 @@ def read_events(run_dir: Path) -> tuple[set[str], set[str]]:
     return scalars, images
 
 
+def logged_steps(run_dir: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps: list[int] = []
+    for events_file in run_dir.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events_file), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            steps += [event.step for event in accumulator.Scalars(tag)]
+    return sorted(steps)
+
+
 def test_cpu_default_runs_end_to_end_and_closes_with_its_summary(tmp_path: Path) -> None:
     """The README's main command on a machine without a GPU: nothing but where to put data and logs."""
     args = ("--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs"), "--no-download")
@@ -170,6 +184,7 @@ def test_cpu_default_runs_end_to_end_and_closes_with_its_summary(tmp_path: Path)
     scalars, images = read_events(run_dir)
     assert {"lr-SGD/pg1", "lr-SGD/pg1-momentum", "loss/train", "val_acc", "val_loss", "lr_finder/loss"} <= scalars
     assert images == {"lightning_lr/planned_schedule/OneCycle", "lightning_lr/lr_finder"}
+    assert logged_steps(run_dir, "lr-SGD/pg1") == list(range(124))  # every optimizer step
 
 
 def test_builtin_data_is_learnable_but_not_separable_by_its_class_means() -> None:

@@ -11,10 +11,10 @@ import lightning_lr
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import LROptions, RunOptions, ScheduleOptions
 
-SHARED = ("interval", "warmup", "warmup_start_factor", "optimizers", "log_lr", "log_loss")
+SHARED = ("interval", "warmup", "warmup_start_factor", "optimizers", "log_lr", "log_loss", "count", "total")
+PUBLIC = [getattr(lightning_lr, name) for name in lightning_lr.__all__]  # the names load on first use
 CALLBACKS = sorted(
-    (c for c in vars(lightning_lr).values() if isinstance(c, type) and issubclass(c, ScheduleCallback)),
-    key=lambda c: c.__name__,
+    (c for c in PUBLIC if isinstance(c, type) and issubclass(c, ScheduleCallback)), key=lambda c: c.__name__
 )
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lightning_lr import OneCycle
+from lightning_lr import CosineAnnealing, CosineRestarts, OneCycle
+from lightning_lr.__main__ import comparison_figure, main
 from lightning_lr.preview import preview, sparkline
 
 
@@ -135,7 +136,7 @@ def test_figure_linear_axis_unless_log_identical_groups_once_legend_below_the_ax
     assert lr_axes.get_yscale() == "linear"
     assert [line.get_label() for line in lr_axes.get_lines()] == ["lr-SGD/pg1, pg2", "lr-SGD/pg3"]
     assert [line.get_label() for line in momentum_axes.get_lines()] == [
-        "lr-SGD/pg1-momentum, pg2-momentum, pg3-momentum"
+        "lr-SGD/pg1-momentum, pg2-momentum,\npg3-momentum"  # wrapped to the figure's width
     ]
     figure.draw_without_rendering()  # lay out, then the legend must sit below the axes, not on the data
     (legend,) = figure.legends
@@ -151,3 +152,135 @@ def test_plateau_preview_says_its_cuts_depend_on_the_metric() -> None:
     assert result.note == expected
     assert "depend on the metric" in result.plot().axes[0].get_title()
     assert preview(OneCycle(), total=50).note == ""
+
+
+def test_preview_cli_compares_several_schedules_on_one_figure_and_one_scale(tmp_path: Path) -> None:
+    out = tmp_path / "compare.png"
+    wsd = "WarmupStableDecay(num_warmup_steps=0.1, num_decay_steps=0.2)"
+    done = run_cli("preview", "OneCycle", "CosineAnnealing(eta_min=0.05)", wsd, "--width", "40", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    lines = done.stdout.splitlines()
+    assert lines[0] == "3 schedules over 1000 steps (LR bars on one scale, 0 .. 0.1)"
+    assert [lines[1], lines[4], lines[6]] == ["OneCycle", "CosineAnnealing(eta_min=0.05)", wsd]
+    assert lines[2].split()[0] == "lr-SGD" and lines[3].split()[0] == "lr-SGD-momentum"
+    cosine = lines[5].split()[1]
+    # one scale for every LR row: the cosine ends at 0.05, half of the common top, not at the bottom
+    assert len(cosine) == 40 and cosine[0] == "█" and cosine[-1] == "▅"
+    assert lines[7].split()[1][0] == "▁"  # WSD warms up from 0, the common bottom
+    assert lines[-1] == f"wrote {out}"
+
+
+def test_preview_compare_in_process_with_set_for_every_name_and_a_plateau_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["preview", "OneCycle", "ReduceLROnPlateau(monitor='val_loss')", "--set", "warmup=100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "OneCycle(warmup=100)" and lines[4] == "ReduceLROnPlateau(monitor='val_loss') with warmup=100"
+    note = "no cuts shown: they depend on the metric (each x0.1 after 10 checks of 'val_loss' without improvement)"
+    assert lines[6] == f"{'note:':>24} {note}"
+
+
+def test_figure_of_several_schedules_names_each_in_the_legend_in_its_colour() -> None:
+    named = [("OneCycle", preview(OneCycle(), 200)), ("CosineAnnealing", preview(CosineAnnealing(), 200))]
+    figure = comparison_figure(named)
+    lr_axes, momentum_axes = figure.axes
+    lines = lr_axes.get_lines()
+    assert [line.get_label() for line in lines] == ["OneCycle", "CosineAnnealing"]
+    (momentum,) = momentum_axes.get_lines()
+    assert momentum.get_label() == "OneCycle: momentum" and momentum.get_color() == lines[0].get_color()
+    assert lines[0].get_color() != lines[1].get_color()
+    assert lr_axes.get_title() == "Planned schedules"
+    figure.draw_without_rendering()
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["OneCycle", "CosineAnnealing", "OneCycle: momentum"]
+    assert legend.get_window_extent().y1 <= lr_axes.get_window_extent().y0
+    single = comparison_figure([("OneCycle(pct_start=0.25)", preview(OneCycle(pct_start=0.25), 200))])
+    assert single.axes[0].get_title() == "Planned schedule: OneCycle(pct_start=0.25)"
+    assert [line.get_label() for line in single.axes[0].get_lines()] == ["lr-SGD"]
+
+
+def test_bad_set_key_names_the_callback_and_lists_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "OneCycle", "--set", "pct_strat=0.3"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: OneCycle has no argument 'pct_strat' (did you mean 'pct_start'?); it takes max_lr,")
+    shared = "interval, optimizers, log_loss, count, total, log_lr, warmup, warmup_start_factor."
+    assert error.endswith(f"max_momentum, {shared}")
+    assert main(["preview", "OneCycle(pct_strat=0.3)"]) == 2  # the same check inside an expression
+    assert "OneCycle has no argument 'pct_strat'" in capsys.readouterr().err
+    assert main(["preview", "OneCycle", "CosineAnnealing", "--set", "pct_start=0.3"]) == 2
+    error = capsys.readouterr().err
+    assert "CosineAnnealing has no argument 'pct_start'; it takes T_max, eta_min, interval," in error
+    assert "--set applies to every NAME" in error
+    assert main(["preview", "OneCycle(pct_start=0.3)", "--set", "pct_start=0.4"]) == 2
+    assert "OneCycle: pct_start given both in the expression and in --set" in capsys.readouterr().err
+
+
+def test_compared_schedules_must_share_a_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "OneCycle", "StepDecay(10, interval='epoch')", "--steps", "50"]) == 2
+    assert "compared schedules need one clock, got OneCycle: step, StepDecay(10, interval='epoch'): epoch" in (
+        capsys.readouterr().err
+    )
+
+
+def test_help_says_what_an_epoch_is_without_steps_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["preview", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "optimizer steps in one epoch, for durations in epochs (without it they are refused)" in text
+    assert "without it the preview cannot know your epoch" in text
+    assert "Several NAMEs are compared" in text
+
+
+def test_steps_per_epoch_resolves_epoch_durations(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["preview", "CosineRestarts", "--steps", "400", "--steps-per-epoch", "100", "--set", "T_0=2 epochs"]
+    assert main(argv) == 0
+    restarts = preview(CosineRestarts(T_0=200), 400).series["lr-SGD"]
+    assert capsys.readouterr().out.splitlines()[1].split()[1] == sparkline(restarts, 60)
+
+
+def test_figures_fit_tensorboards_image_card_long_names_wrapped_inside_the_figure() -> None:
+    from lightning_lr.finder import FinderResult
+    from lightning_lr.logging.figures import DPI, FIGSIZE
+
+    wsd = "WarmupStableDecay(num_warmup_steps=0.1, num_decay_steps=0.2)"
+    figure = comparison_figure([("OneCycle", preview(OneCycle(), 100)), (wsd, preview(OneCycle(), 100))])
+    lrs = [10 ** (-4 + 5 * i / 39) for i in range(40)]
+    losses = [2.0 - 1.0 / (1.0 + (1e-2 / lr) ** 2) + (lr > 1.0) * 10 * lr for lr in lrs]  # falls, then climbs
+    finder = FinderResult.from_curve(lrs, losses).plot()
+    for drawn in (figure, finder):
+        assert tuple(drawn.get_size_inches()) == FIGSIZE and drawn.dpi == DPI
+        drawn.draw_without_rendering()
+        (legend,) = drawn.legends
+        box, page, axes = legend.get_window_extent(), drawn.bbox, drawn.axes[0].get_window_extent()
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= axes.y0  # inside the figure, under the axes
+    labels = [text.get_text() for text in figure.legends[0].texts]
+    assert "WarmupStableDecay(num_warmup_steps=0.1,\nnum_decay_steps=0.2)" in labels
+    # the finder's y-range ends near the curve's start, not at the climb after its lowest point
+    assert finder.axes[0].get_ylim()[1] < 2.2 < max(losses)
+
+
+def test_tensorboard_receives_both_figures_at_their_readable_size(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lightning_lr import LRFinder
+    from lightning_lr.logging.figures import DPI, FIGSIZE
+    from tests.helpers import TinyModel, make_trainer
+
+    logger = TensorBoardLogger(tmp_path, name="", version="", default_hp_metric=False)
+    callbacks = [LRFinder(num_training_steps=10), OneCycle()]
+    make_trainer(tmp_path, callbacks, logger=logger, log_every_n_steps=1).fit(TinyModel(n=32))
+    events = EventAccumulator(logger.log_dir, size_guidance={"images": 0})
+    events.Reload()
+    for tag in ("lightning_lr/planned_schedule/OneCycle", "lightning_lr/lr_finder"):
+        (image,) = events.Images(tag)
+        assert (image.width, image.height) == (round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))  # 675 x 510
+
+
+def test_a_duration_in_epochs_without_steps_per_epoch_is_refused_with_the_flag_to_give(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["preview", "CosineRestarts", "--steps", "400", "--set", "T_0=2 epochs"]) == 2
+    error = capsys.readouterr().err
+    assert "needs the number of steps per epoch" in error and "Give --steps-per-epoch." in error

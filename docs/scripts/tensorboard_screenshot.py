@@ -1,5 +1,9 @@
 """Regenerate docs/images/tensorboard_*.png: a short real run, TensorBoard on localhost, headless Chromium.
 
+The run: ``LRFinder`` then ``OneCycle`` on two param groups, the LR logged at every optimizer step
+(``log_every_n_steps=1``, as in ``examples/train_cifar.py``). The IMAGES screenshot is taken at the
+size a user sees (``Show actual image size`` off): it is how the figures' size was chosen.
+
 Needs Debian's chromium (``apt-get install chromium``); run from the repository root:
 ``python docs/scripts/tensorboard_screenshot.py``.
 """
@@ -17,7 +21,7 @@ from pathlib import Path
 from lightning.pytorch.loggers import TensorBoardLogger
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lightning_lr import OneCycle
+from lightning_lr import LRFinder, OneCycle
 from tests.helpers import TinyModel, make_trainer
 
 PORT = 6123
@@ -41,8 +45,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as root:
         logger = TensorBoardLogger(root, name="onecycle", version="", default_hp_metric=False)
-        model = TinyModel(optimizer="adamw", groups=2, n=512, batch_size=8, lr=0.05)
-        make_trainer(root, [OneCycle()], logger=logger, log_every_n_steps=2, max_epochs=6).fit(model)
+        model = TinyModel(optimizer="sgd", groups=2, n=1024, batch_size=32, lr=0.05)
+        callbacks = [LRFinder(min_lr=1e-4, max_lr=10.0, num_training_steps=60), OneCycle()]
+        make_trainer(root, callbacks, logger=logger, log_every_n_steps=1, max_epochs=6).fit(model)
         board = subprocess.Popen(
             [sys.executable, "-m", "tensorboard.main", "--logdir", root, "--host", "127.0.0.1", "--port", str(PORT)],
             stdout=subprocess.DEVNULL,
@@ -55,7 +60,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.5)
-            for tab, size in (("custom_scalars", "1500,420"), ("images", "1500,700")):
+            for tab, size in (("custom_scalars", "1500,420"), ("images", "1500,760")):
                 profile = tempfile.mkdtemp()
                 target = out / f"tensorboard_{tab}.png"
                 subprocess.run(

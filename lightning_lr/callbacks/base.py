@@ -1,14 +1,9 @@
-"""The one callback that writes ``param_groups``: a recipe, planned by the planner, driven through Lightning's hooks.
-
-Every named callback (``OneCycle``, ``CosineAnnealing``, ...) is a :class:`~lightning_lr.planner.Recipe`
-— which schedule each param group follows. :class:`ScheduleCallback` adapts it to Lightning: it
-checks the run at fit start, starts the plans at train start from the one lifecycle decision
-(:func:`~lightning_lr.planner.begin`: fresh, resumed or continued), and writes each step's values.
-"""
+"""The one callback that writes ``param_groups``: a :class:`~lightning_lr.planner.Recipe` driven through Lightning's
+hooks (checked at fit start, started from the one lifecycle decision at train start, written at every step)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import lightning.pytorch as pl
@@ -16,12 +11,12 @@ from lightning.pytorch.callbacks import Callback
 from torch.optim import Optimizer
 from typing_extensions import override
 
+from lightning_lr.callbacks.consumption import check_clock_options
 from lightning_lr.callbacks.drive import Drive
 from lightning_lr.callbacks.options import Interval, ScheduleOptions, WarmupLike, parse_indices
 from lightning_lr.callbacks.starting import check_at_fit_start, describe, drive_from, managed, start_of_fit
 from lightning_lr.checks import ScheduleConflictError, check_bool, check_positive, check_state_version
 from lightning_lr.logging.reporter import Reporter
-from lightning_lr.owners import check_hosted_schedulers
 from lightning_lr.planner import Recipe, StartPoint
 from lightning_lr.schedules import Timeline
 
@@ -49,6 +44,11 @@ class ScheduleCallback(Recipe, Callback):
         log_loss: The first schedule callback of the trainer also logs the training loss (``loss/train``:
             mean over the logging interval, ``loss/train_smoothed``: running mean over 20 steps; both
             averaged over DDP ranks) next to the LR.
+        count: On a clock of samples or tokens, how a batch is counted: ``None`` (samples: the size of the batch
+            dimension of its first tensor), the key of the count in the ``training_step`` output (``"num_tokens"``),
+            or a function of the batch (``lambda batch: int(batch["attention_mask"].sum())``). Required for tokens.
+        total: On a clock of samples or tokens, the run's length when the trainer cannot tell it (always for
+            tokens): ``"300B tokens"``, ``"1.2M samples"`` or a number of them.
         log_lr: Log the LR (and the momentum it sets) of every group every ``log_every_n_steps``, named as
             ``LearningRateMonitor`` does (``lr-SGD``, ``lr-SGD/pg2``, ``lr-SGD-momentum``), through
             ``trainer.loggers`` and into ``trainer.callback_metrics``. ``None``: when the trainer has a
@@ -67,8 +67,11 @@ class ScheduleCallback(Recipe, Callback):
         optimizers: int | Sequence[int] | None = None,
         log_lr: bool | None = None,
         log_loss: bool = True,
+        count: str | Callable[[Any], float] | None = None,
+        total: float | str | None = None,
     ) -> None:
         super().__init__(interval=interval, warmup=warmup, warmup_start_factor=warmup_start_factor)
+        self.count, self.total = check_clock_options(self.interval, count, total)
         self.optimizer_indices = parse_indices(optimizers)
         self._state_key = f"{type(self).__qualname__}{{'optimizers': {self.optimizer_indices}}}"
         self.log_lr = None if log_lr is None else check_bool("log_lr", log_lr)
@@ -110,7 +113,7 @@ class ScheduleCallback(Recipe, Callback):
     @property
     def lr_cuts(self) -> list[list[float]]:
         """Each driven group's LR cut so far, per optimizer (1.0: none)."""
-        return [] if self._drive is None else [[g.factor for g in p.groups] for p in self._drive.plans]
+        return [] if self._drive is None else self._drive.state().cuts
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -147,18 +150,15 @@ class ScheduleCallback(Recipe, Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        drive = self._drive
-        if drive is None or drive.handed_over:
-            return
-        if batch_idx == 0 and "lr" in self.param_keys():  # a scheduler another callback added this epoch
-            check_hosted_schedulers(type(self).__name__, trainer, [p.optimizer for p in drive.plans])
-        drive.apply_all(trainer.current_epoch)
-        self._reporter.before_step(trainer, self.current_values)
+        if self._drive is not None and self._drive.before_batch(trainer, batch_idx, "lr" in self.param_keys()):
+            self._reporter.before_step(trainer, self.current_values)
 
     @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        if self._drive is not None:
+            self._drive.count(trainer, batch, outputs)  # a clock of samples or tokens
         self._reporter.after_batch(trainer, outputs)
 
     @override
@@ -178,14 +178,13 @@ class ScheduleCallback(Recipe, Callback):
 
     @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self._drive is not None:
-            self._drive.detach()
+        self.on_exception(trainer, pl_module, None)  # type: ignore[arg-type]
         self._restored, self._trainer = None, None  # state loaded by validate/test(ckpt_path=...) must not leak
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if self._drive is not None:
-            self._drive.detach()  # Lightning skips teardown when fit raises: stop writing into the optimizers
+        if self._drive is not None:  # Lightning skips teardown when fit raises: stop writing into the optimizers
+            self._drive.detach()
 
     # ------------------------------------------------------------------ planning
     def fresh_start(self, trainer: pl.Trainer, optimizers: list[Optimizer]) -> StartPoint:

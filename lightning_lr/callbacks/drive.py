@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
 
+from lightning_lr.callbacks.consumption import Consumption
 from lightning_lr.callbacks.run_length import end_note
 from lightning_lr.logging.scalars import series_names
+from lightning_lr.owners import check_hosted_schedulers
 from lightning_lr.planner import Interval, OptimizerClock, OptimizerPlan, StartPoint
 
 
@@ -31,6 +35,7 @@ class Drive:
         all_optimizers: Every optimizer of the trainer (series names count them all).
         key_suffix: Appended to the series names (``"-weight_decay"`` for a value other than the LR).
         handover: ``StochasticWeightAveraging`` owns the LR from this epoch on (``None``: never).
+        consumption: On a clock of samples or tokens, their count (the clock of every plan).
     """
 
     def __init__(
@@ -42,9 +47,11 @@ class Drive:
         all_optimizers: Sequence[Optimizer],
         key_suffix: str = "",
         handover: int | None = None,
+        consumption: Consumption | None = None,
     ) -> None:
         self.name, self.interval, self.start, self.plans = name, interval, start, plans
         self.all_optimizers, self.key_suffix, self.handover = list(all_optimizers), key_suffix, handover
+        self.consumption = consumption
         self.handed_over = False
         for plan, taken in zip(plans, start.steps):
             plan.clock = OptimizerClock(plan.optimizer, taken, on_step=self._after_step)
@@ -52,8 +59,27 @@ class Drive:
         self.names = self._series_names()
 
     def clock(self, plan: OptimizerPlan, epoch: int) -> float:
-        """The plan's clock value: its optimizer's steps, or the epoch."""
+        """The plan's clock value: its optimizer's steps, the epoch, or the samples (tokens) trained on."""
+        if self.consumption is not None:
+            return self.consumption.value
         return float(plan.steps if self.interval == "step" else epoch)
+
+    def count(self, trainer: pl.Trainer, batch: Any, outputs: Any) -> None:
+        """Count a batch on a clock of samples or tokens; when its step was taken, write the LRs of the new value."""
+        if self.consumption is not None and self.consumption.add(trainer, batch, outputs) and not self.handed_over:
+            self.apply_all(trainer.current_epoch)
+
+    def before_batch(self, trainer: pl.Trainer, batch_idx: int, owns_lr: bool) -> bool:
+        """Before a training batch: write the values of now; whether the plans still own them (not handed over).
+
+        At an epoch's first batch a scheduler another callback added since (``StochasticWeightAveraging``'s,
+        once the schedule has handed over it is not checked) is refused."""
+        if self.handed_over:
+            return False
+        if batch_idx == 0 and owns_lr:
+            check_hosted_schedulers(self.name, trainer, [p.optimizer for p in self.plans])
+        self.apply_all(trainer.current_epoch)
+        return True
 
     def apply_all(self, epoch: int) -> None:
         """Write every plan's values for its clock now (``epoch``: the current epoch)."""
@@ -95,6 +121,8 @@ class Drive:
                 momentum = g.current_momentum()
                 if momentum is not None:
                     values[f"{name}-momentum"] = momentum
+        if self.consumption is not None:  # the clock itself, to read the LR against (clock/samples, clock/tokens)
+            values[f"clock/{self.consumption.unit}"] = self.consumption.value
         return values
 
     def detach(self) -> None:
@@ -105,7 +133,7 @@ class Drive:
 
     def state(self) -> StartPoint:
         """Where the fit stands, as a checkpoint or a further ``fit`` would continue from it."""
-        return self.start.progressed(self.plans)
+        return self.start.progressed(self.plans, 0.0 if self.consumption is None else self.consumption.value)
 
     def cut(self, factors: Sequence[Sequence[float]], epoch: int) -> None:
         """Multiply each group's persistent LR cut by ``factors[k][i]`` and write the LRs of now."""

@@ -9,7 +9,7 @@ LightningCLI still sees every option with its type.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -25,6 +25,8 @@ class RunOptions(TypedDict, total=False):
     interval: Interval
     optimizers: int | Sequence[int] | None
     log_loss: bool
+    count: str | Callable[[Any], float] | None
+    total: float | str | None
 
 
 class LROptions(RunOptions, total=False):

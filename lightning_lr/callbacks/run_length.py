@@ -102,7 +102,7 @@ def describe_run(
         epochs = float(max_epochs) if max_epochs >= 0 else math.inf
         if math.isfinite(max_steps) and math.isfinite(steps_per_epoch) and steps_per_epoch > 0:
             epochs = min(epochs, float(math.ceil(max_steps / steps_per_epoch)))
-        timeline = Timeline(total=epochs, steps_per_epoch=1.0)
+        timeline = Timeline(total=epochs, steps_per_epoch=1.0, unit="epochs")
     return Run(
         timeline=timeline,
         exact=automatic,

@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
 
+from lightning_lr.callbacks.consumption import Consumption, consumption_run
 from lightning_lr.callbacks.drive import Drive
 from lightning_lr.callbacks.run_length import Run, describe_run, fit_start_note, unresolvable
 from lightning_lr.checks import ScheduleConflictError
@@ -89,12 +90,19 @@ def start_of_fit(
         raise ScheduleConflictError(
             f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, the model has {len(optimizers)}."
         )
-    nows = [float(s if callback.interval == "step" else trainer.current_epoch) for s in start.steps]
+    nows = [_now(callback.interval, start, s, trainer.current_epoch) for s in start.steps]
     start = callback.before_planning(trainer, start, run, nows)
     start.planned, start.run_total, start.stretches = start.continue_on(
         run, nows, name, callback.interval, callback.length_change, rank_zero_warn
     )
     return start
+
+
+def _now(interval: str, start: StartPoint, steps: int, epoch: int) -> float:
+    """An optimizer's clock where the fit starts."""
+    if interval in ("sample", "token"):
+        return start.consumed
+    return float(steps if interval == "step" else epoch)
 
 
 def _without_state(callback: ScheduleCallback, trainer: pl.Trainer, optimizers: list[Optimizer]) -> StartPoint:
@@ -129,9 +137,11 @@ def drive_from(
         plans.append(plan)
     keys = callback.param_keys()
     suffix = "" if "lr" in keys else "-" + "-".join(sorted(keys))
-    return Drive(
-        type(callback).__name__, callback.interval, start, plans, trainer.optimizers, suffix, run.handover_epoch
-    )
+    name, unit = type(callback).__name__, callback.clock_unit
+    consumption = None
+    if unit in ("samples", "tokens"):
+        consumption = Consumption(unit, callback.count, start.consumed, trainer.global_step)
+    return Drive(name, callback.interval, start, plans, trainer.optimizers, suffix, run.handover_epoch, consumption)
 
 
 def managed(callback: ScheduleCallback, trainer: pl.Trainer) -> list[Optimizer]:
@@ -141,5 +151,8 @@ def managed(callback: ScheduleCallback, trainer: pl.Trainer) -> list[Optimizer]:
 
 def describe(callback: ScheduleCallback, trainer: pl.Trainer, num_optimizers: int) -> Run:
     """The run as ``callback``'s clock sees it (SWA ends it for a callback that sets the LR)."""
-    owns_lr = "lr" in callback.param_keys()
-    return describe_run(trainer, callback.interval, num_optimizers, owns_lr=owns_lr, name=type(callback).__name__)
+    owns_lr, name, unit = "lr" in callback.param_keys(), type(callback).__name__, callback.clock_unit
+    if unit in ("samples", "tokens"):
+        steps = describe_run(trainer, "step", num_optimizers, owns_lr=owns_lr, name=name)
+        return consumption_run(trainer, unit, callback.count, callback.total, steps)
+    return describe_run(trainer, callback.interval, num_optimizers, owns_lr=owns_lr, name=name)

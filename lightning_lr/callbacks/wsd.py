@@ -250,7 +250,7 @@ class WarmupStableDecay(ScheduleCallback):
         start.decay_at = (start.decay_at + [None] * count)[:count]
         previous = start.run_total if start.run_total is not None else None
         if previous is not None and previous != run.total:
-            self._follow_new_length(start, Timeline(previous, run.steps_per_epoch), run, nows)
+            self._follow_new_length(start, Timeline(previous, run.steps_per_epoch, unit=run.unit), run, nows)
         start.warmup = self._warmup_units(run, start)
         return start
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lightning_lr.finder.suggest import CLIMB_DIVISOR
+from lightning_lr.logging.figures import LEGEND_SIZE, legend_below, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -20,12 +21,12 @@ _COLORS = {"valley": "tab:red", "steepest": "tab:green", "minimum": "tab:purple"
 
 def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = True, show_all: bool = False) -> Figure:
     """Draw ``result`` (see :meth:`FinderResult.plot`): raw loss, EMA, the rules' curve, suggestions, ``lr_range``."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:  # pragma: no cover - matplotlib is an optional dependency
-        raise ImportError("FinderResult.plot needs matplotlib: `pip install matplotlib`.") from error
+    own = ax is None
     if ax is None:
-        figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+        try:
+            figure = new_figure()
+        except ImportError as error:  # pragma: no cover - matplotlib is a dependency
+            raise ImportError("FinderResult.plot needs matplotlib: `pip install matplotlib`.") from error
         ax = figure.subplots()
     else:
         figure = ax.get_figure()  # type: ignore[assignment]
@@ -41,7 +42,7 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
         ax.axvline(lrs[usable], color="gray", linestyle=":", linewidth=1.0, label="stopped")
     span = result.lr_range
     if span is not None:
-        ax.axvspan(span[0], span[1], color="tab:orange", alpha=0.12, label=f"lr_range: {span[0]:.3g} - {span[1]:.3g}")
+        ax.axvspan(span[0], span[1], color="tab:orange", alpha=0.12, label=f"lr_range: {span[0]:.3g}-{span[1]:.3g}")
     methods = [result.method, *(m for m in _COLORS if m != result.method)] if show_all else [result.method]
     for method in methods:
         answer = result.suggest(method)
@@ -69,14 +70,20 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(result.monitor)
-    finite = [v for v in (result.losses if show_raw else trend)[: max(usable, 1)] if math.isfinite(v)]
-    if finite:  # keep the blow-up at the end from flattening the interesting part
+    # The y-range covers the curve up to its lowest smoothed point: the climb after it leaves through the
+    # top instead of flattening the part where the rules decide (the stop line still marks where it ended).
+    end = min(range(len(trend)), key=trend.__getitem__) + 1 if trend else max(usable, 1)
+    finite = [v for v in (result.losses if show_raw else trend)[:end] if math.isfinite(v)]
+    if finite:
         low, high = min(finite), max(finite)
         pad = 0.05 * (high - low or abs(high) or 1.0)
-        ax.set_ylim(low - pad, high + pad)
+        ax.set_ylim(low - pad, high + 2 * pad)
     ax.set_title("LR range test" if result.suggestion is not None else "LR range test: no suggestion")
-    if lrs:
-        ax.legend(loc="best", fontsize="small")
+    handles = ax.get_legend_handles_labels()[0]
+    if own:  # under the axes, never over the curve (as the planned-schedule figure)
+        legend_below(figure, handles)
+    elif handles:
+        ax.legend(loc="best", fontsize=LEGEND_SIZE)
     return figure
 
 

@@ -22,6 +22,21 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MOMENTUM_SUFFIX = "-momentum"
+# The planned-schedule and finder figures, in TensorBoard and from the CLI. TensorBoard's IMAGES and TIME
+# SERIES tabs fit an image to a card about 300-350 px wide: at 4.5 in, a 10 pt label is still ~11 px there
+# (checked in headless Chromium, docs/scripts/tensorboard_screenshot.py); 150 dpi keeps the image sharp
+# when opened at its actual size (675 x 510 px).
+FIGSIZE = (4.5, 3.4)  # inches
+DPI = 150
+LEGEND_SIZE = "medium"
+TEXT_WIDTH = 52  # characters of 10 pt text across FIGSIZE's width: titles, notes and legend labels wrap there
+
+
+def new_figure() -> Figure:
+    """An empty figure of the size every lightning_lr figure has (:data:`FIGSIZE`, :data:`DPI`)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
 
 
 @dataclass
@@ -62,35 +77,101 @@ class SchedulePreview:
             log: A log-scale LR axis (default linear: what the schedule formulas describe).
             title: The axes' title; :attr:`note` is added below it.
         """
-        from matplotlib.figure import Figure
+        return plot_previews([("", self)], ax=ax, log=log, title=title)
 
-        if ax is None:
-            figure = Figure(figsize=(7.0, 4.0), layout="constrained")
-            ax = figure.subplots()
-            own = True
-        else:
-            figure, own = ax.get_figure(), False  # type: ignore[assignment]
-        handles: list[Any] = []
-        for names, values in self.curves():
-            handles += ax.plot(self.ticks, values, label=label(names))
-        if log and any(v > 0 for _, values in self.curves() for v in values):
-            ax.set_yscale("log")
-        ax.set_xlabel("optimizer step" if self.unit == "step" else self.unit)
-        ax.set_ylabel("learning rate")
-        momenta = self.curves(momentum=True)
-        if momenta:
-            right = ax.twinx()
-            for names, values in momenta:
-                handles += right.plot(self.ticks, values, linestyle="--", alpha=0.8, label=label(names))
-            right.set_ylabel("momentum (dashed)")
-        note = "\n".join(textwrap.wrap(self.note, 80))
-        ax.set_title(f"{title}\n{note}" if note else title, fontsize="medium")
-        columns = min(len(handles), 2)
-        if own:
-            figure.legend(handles=handles, loc="outside lower center", ncols=columns, fontsize="small", frameon=False)
-        elif handles:
-            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=columns, fontsize="small")
-        return figure
+
+def plot_previews(
+    previews: Sequence[tuple[str, SchedulePreview]],
+    ax: Axes | None = None,
+    log: bool = False,
+    title: str = "Planned schedules",
+) -> Figure:
+    """Several planned schedules on one figure, to compare them: each named in the legend, in its colour.
+
+    LRs on the left axis, momenta dashed on the right, one legend under the axes; the previews
+    share one clock (same :attr:`~SchedulePreview.unit`). A preview named ``""`` labels its curves
+    by series alone (what :meth:`SchedulePreview.plot` draws).
+
+    Args:
+        previews: ``(name, preview)`` pairs, e.g. ``[("OneCycle", preview(OneCycle(), 1000)), ...]``.
+        ax: Draw into these axes; ``None``: a new :class:`~matplotlib.figure.Figure` (:data:`FIGSIZE`).
+        log: A log-scale LR axis (default linear).
+        title: The axes' title; each preview's note is added below it.
+
+    Example:
+        >>> from lightning_lr import CosineAnnealing, OneCycle
+        >>> from lightning_lr.preview import preview
+        >>> figure = plot_previews([(type(c).__name__, preview(c, 100)) for c in (OneCycle(), CosineAnnealing())])
+        >>> [line.get_label() for line in figure.axes[0].get_lines()]
+        ['OneCycle', 'CosineAnnealing']
+    """
+    units = {p.unit for _, p in previews}
+    if len(units) != 1:
+        raise ValueError(f"`previews` must share one clock unit, got {sorted(units)}.")
+    if ax is None:
+        figure = new_figure()
+        ax = figure.subplots()
+        own = True
+    else:
+        figure, own = ax.get_figure(), False  # type: ignore[assignment]
+    several = len(previews) > 1
+    handles: list[Any] = []
+    momentum_lines: list[tuple[str, SchedulePreview, list[str], list[float], Any]] = []
+    for i, (name, result) in enumerate(previews):
+        curves = result.curves()
+        for k, (names, values) in enumerate(curves):
+            style: dict[str, Any] = {"color": f"C{i}", "linestyle": ("-", "-.", ":")[k % 3]} if several else {}
+            text = _curve_label(name, names, len(curves), "")
+            handles += ax.plot(result.ticks, values, label=text, **style)
+        for names, values in result.curves(momentum=True):
+            momentum_lines.append((name, result, names, values, f"C{i}" if several else None))
+    if log and any(v > 0 for _, r in previews for _, values in r.curves() for v in values):
+        ax.set_yscale("log")
+    unit = units.pop()
+    ax.set_xlabel("optimizer step" if unit == "step" else unit)
+    ax.set_ylabel("learning rate")
+    if momentum_lines:
+        right = ax.twinx()
+        for name, result, names, values, color in momentum_lines:
+            count = len(result.curves(momentum=True))
+            text = _curve_label(name, names, count, "momentum")
+            colour: dict[str, Any] = {"color": color} if color else {}
+            handles += right.plot(result.ticks, values, linestyle="--", alpha=0.8, label=text, **colour)
+        right.set_ylabel("momentum (dashed)")
+    notes = [f"{name}: {r.note}" if name else r.note for name, r in previews if r.note]
+    lines = [line for text in (title, *notes) for line in textwrap.wrap(text, TEXT_WIDTH)]
+    ax.set_title("\n".join(lines), fontsize="medium")
+    if own:
+        legend_below(figure, handles)
+    elif handles:
+        columns = _columns(handles)
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=columns, fontsize=LEGEND_SIZE)
+    return figure
+
+
+def legend_below(figure: Figure, handles: Sequence[Any]) -> None:
+    """The figure's one legend, under the axes (never over the data); two columns when the labels are short."""
+    if handles:
+        figure.legend(
+            handles=handles, loc="outside lower center", ncols=_columns(handles), fontsize=LEGEND_SIZE, frameon=False
+        )
+
+
+def _columns(handles: Sequence[Any]) -> int:
+    """Two legend columns when every label fits in half the width, else one."""
+    widest = max((len(line) for h in handles for line in h.get_label().splitlines()), default=0)
+    return 2 if len(handles) > 1 and widest <= TEXT_WIDTH // 2 else 1
+
+
+def _curve_label(name: str, series: Sequence[str], count: int, kind: str) -> str:
+    """A curve's legend entry: its series alone, or its schedule's name (with the series when it has several)."""
+    if not name:
+        text = label(series)
+    elif count == 1:
+        text = f"{name}: {kind}" if kind else name
+    else:
+        text = f"{name}: {label(series)}"
+    return "\n".join(textwrap.wrap(text, TEXT_WIDTH - 10))  # the legend's handle takes the rest of a line
 
 
 def label(names: Sequence[str]) -> str:

@@ -13,7 +13,7 @@ from torch.optim import Optimizer
 
 from lightning_lr.checks import ScheduleConflictError
 from lightning_lr.planner.plan import GroupPlan, OptimizerPlan, momentum_key, one_of
-from lightning_lr.planner.recipe import GroupSlot, Recipe
+from lightning_lr.planner.recipe import CLOCK_UNIT, GroupSlot, Recipe
 from lightning_lr.planner.start import StartPoint
 from lightning_lr.schedules import Schedule, Timeline
 from lightning_lr.schedules.combinators import ramp_into
@@ -91,16 +91,16 @@ def plan_optimizer(
 def outside_lightning(interval: str, total: float | None, steps_per_epoch: float | None) -> Timeline:
     """The run of a plan made outside a Lightning fit (``ScheduleLR``, the preview), from what the user says.
 
-    ``total`` clock units (``None``: endless); ``steps_per_epoch`` optimizer steps per epoch (``None``: not
+    ``total`` clock units (``None``: endless); ``steps_per_epoch`` clock units per epoch (``None``: not
     known, so a duration in epochs is refused when it is resolved); with ``interval="epoch"`` the clock
     counts epochs, one per epoch.
 
     Example:
         >>> outside_lightning("step", 100, None)
-        Timeline(total=100.0, steps_per_epoch=inf, remaining=100.0)
+        Timeline(total=100.0, steps_per_epoch=inf, remaining=100.0, unit='steps')
     """
     per_epoch = 1.0 if interval == "epoch" else math.inf if steps_per_epoch is None else float(steps_per_epoch)
-    return Timeline(math.inf if total is None else float(total), per_epoch)
+    return Timeline(math.inf if total is None else float(total), per_epoch, unit=CLOCK_UNIT[interval])
 
 
 def refuse_shorter(name: str, interval: str, span: float, remaining: float, warmup: float) -> None:

@@ -19,11 +19,15 @@ from torch.optim import Optimizer
 from lightning_lr.checks import check_choice, check_closed_interval
 from lightning_lr.schedules import Affine, Schedule, Span, Timeline, parse_duration
 from lightning_lr.schedules.combinators import _check_schedule
+from lightning_lr.schedules.durations import ClockUnit
 
 if TYPE_CHECKING:
     from lightning_lr.planner.start import StartPoint
 
-Interval = Literal["step", "epoch"]
+Interval = Literal["step", "epoch", "sample", "token"]
+INTERVALS = ("step", "epoch", "sample", "token")
+CLOCK_UNIT: dict[str, ClockUnit] = {"step": "steps", "epoch": "epochs", "sample": "samples", "token": "tokens"}
+"""What the clock of each ``interval`` counts."""
 WarmupLike = int | float | str | Span | None
 LengthChange = Literal["stretch", "replan"]
 
@@ -63,7 +67,8 @@ class Recipe(ABC):
     Subclasses implement :meth:`lr_schedule` (and :meth:`momentum_schedule` when they set momentum).
 
     Args:
-        interval: ``"step"``: the clock counts optimizer steps; ``"epoch"``: it counts epochs.
+        interval: What the clock counts: ``"step"`` optimizer steps, ``"epoch"`` epochs, ``"sample"`` the samples
+            (``"token"``: the tokens) the optimizer steps so far trained on.
         warmup: Linear warmup before the schedule: an ``int`` of clock units, a ``float`` in
             ``[0, 1)`` as a fraction of training, or a string such as ``"2 epochs"`` or ``"5%"``.
         warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
@@ -90,7 +95,7 @@ class Recipe(ABC):
     def __init__(
         self, *, interval: Interval = "step", warmup: WarmupLike = None, warmup_start_factor: float = 0.0
     ) -> None:
-        self.interval: Interval = check_choice("interval", interval, ("step", "epoch"))  # type: ignore[assignment]
+        self.interval: Interval = check_choice("interval", interval, INTERVALS)  # type: ignore[assignment]
         self.warmup = parse_warmup(warmup)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
 
@@ -144,6 +149,11 @@ class Recipe(ABC):
     def preview_note(self) -> str:
         """What a plan of this recipe leaves out (shown under previews and figures); ``""``: nothing."""
         return ""
+
+    @property
+    def clock_unit(self) -> ClockUnit:
+        """What the clock counts: ``"steps"``, ``"epochs"``, ``"samples"`` or ``"tokens"``."""
+        return CLOCK_UNIT[self.interval]
 
     def planned_name(self) -> str:
         """How the recipe is named in messages."""

@@ -67,6 +67,7 @@ class StartPoint:
         stretches: Each optimizer's chain of stretches, as ``(start, old_end, new_end)``.
         joined: The ratios of the groups that joined mid-run, in order.
         cuts: Each group's LR cut so far (``ReduceLROnPlateau``'s reductions, ``cut_lr``); 1: none.
+        consumed: Samples or tokens trained on so far (a clock of samples or tokens; 0 otherwise).
     """
 
     base_lrs: list[list[float]]
@@ -76,6 +77,7 @@ class StartPoint:
     stretches: list[Chain] = field(default_factory=list)
     joined: list[list[float]] = field(default_factory=list)
     cuts: list[list[float]] = field(default_factory=list)
+    consumed: float = 0.0
 
     def to_state(self) -> dict[str, Any]:
         """The checkpoint fields (besides ``version``)."""
@@ -83,11 +85,12 @@ class StartPoint:
         return {
             "base_lrs": [list(b) for b in self.base_lrs],
             "steps": list(self.steps),
-            "planned": None if planned is None else [planned.total, planned.steps_per_epoch],
+            "planned": None if planned is None else [planned.total, planned.steps_per_epoch, planned.unit],
             "total": self.run_total,
             "stretches": [[list(s) for s in chain] for chain in self.stretches],
             "joined": [list(r) for r in self.joined],
             "cuts": [list(c) for c in self.cuts],
+            "consumed": self.consumed,
             **self.extra_state(),
         }
 
@@ -102,11 +105,12 @@ class StartPoint:
         return cls(
             [list(map(float, b)) for b in state["base_lrs"]],
             list(map(int, state["steps"])),
-            None if planned is None else Timeline(float(planned[0]), float(planned[1])),
+            None if planned is None else Timeline(float(planned[0]), float(planned[1]), unit=_unit(planned)),
             None if state.get("total") is None else float(state["total"]),
             [[(float(a), float(b), float(c)) for a, b, c in chain] for chain in state.get("stretches") or []],
             [list(map(float, r)) for r in state.get("joined") or []],
             [list(map(float, c)) for c in cuts],
+            float(state.get("consumed") or 0.0),
             **cls.extra_fields(state),
         )
 
@@ -119,10 +123,12 @@ class StartPoint:
         """A subclass's own fields, read back from a checkpoint state (the inverse of :meth:`extra_state`)."""
         return {}
 
-    def progressed(self: P, plans: Sequence[OptimizerPlan]) -> P:
-        """This start point with what the running ``plans`` have added: steps, stretches, joined groups, cuts."""
+    def progressed(self: P, plans: Sequence[OptimizerPlan], consumed: float = 0.0) -> P:
+        """This start point with what the running ``plans`` have added: steps, stretches, joined groups, cuts (and
+        the samples or tokens ``consumed`` on such a clock)."""
         return replace(
             self,
+            consumed=consumed,
             steps=[p.steps for p in plans],
             stretches=[[(s.start, s.old_end, s.new_end) for s in p.stretches] for p in plans],
             joined=[[g.ratio for g in p.groups if g.ratio is not None] for p in plans],
@@ -155,6 +161,12 @@ class StartPoint:
         plan.rejoin(self.joined[k] if k < len(self.joined) else [])
         for g, cut in zip(plan.groups, self.cuts[k] if k < len(self.cuts) else []):
             g.factor = cut
+
+
+def _unit(planned: list[Any]) -> Any:
+    """The clock unit of a saved planned run (before version 3: steps, or epochs for an epoch clock — only samples
+    and tokens check it)."""
+    return planned[2] if len(planned) > 2 else "steps"
 
 
 def length_change(

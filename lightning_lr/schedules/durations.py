@@ -1,4 +1,4 @@
-"""Durations: how long a phase lasts, in clock units, epochs or a fraction of training.
+"""Durations: how long a phase lasts, in clock units, epochs, samples, tokens or a fraction of training.
 
 One parser, :func:`parse_duration`, reads every duration a user gives — to a schedule or to a
 callback — with one set of rules (see its docstring); :class:`Timeline` turns a parsed duration
@@ -10,31 +10,42 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lightning_lr.checks import check_choice, check_non_negative, check_real
 
-Unit = Literal["steps", "epochs", "fraction"]
+Unit = Literal["steps", "epochs", "fraction", "samples", "tokens"]
+ClockUnit = Literal["steps", "epochs", "samples", "tokens"]
 Require = Literal["non-negative", "positive", "one unit"]
 FRACTION_HINT = "for a fraction of training write e.g. '{percent}'"
+UNITS = ("steps", "epochs", "fraction", "samples", "tokens")
+CLOCK_UNITS = ("steps", "epochs", "samples", "tokens")
+SCALES = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
 @dataclass(frozen=True)
 class Span:
-    """A duration in ``"steps"`` (clock units), ``"epochs"`` or as a ``"fraction"`` of training.
+    """A duration in ``"steps"`` (clock units), ``"epochs"``, ``"samples"``, ``"tokens"`` or as a ``"fraction"``
+    of training.
+
+    ``named``: the duration was written as ``"N steps"`` (not as a bare number); such a duration counts
+    optimizer steps and is refused on a clock of samples or tokens instead of being read as N of them.
 
     Example:
         >>> Span.parse("10%"), Span.parse("2 epochs"), Span.parse(500)
         (Span(amount=0.1, unit='fraction'), Span(amount=2.0, unit='epochs'), Span(amount=500.0, unit='steps'))
+        >>> Span.parse("2M tokens"), Span.parse("50k samples")
+        (Span(amount=2000000.0, unit='tokens'), Span(amount=50000.0, unit='samples'))
     """
 
     amount: float
     unit: Unit = "steps"
+    named: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amount", check_non_negative("amount", self.amount))
-        check_choice("unit", self.unit, ("steps", "epochs", "fraction"))
+        check_choice("unit", self.unit, UNITS)
         if self.unit == "fraction" and self.amount > 1:
             raise ValueError(f"`amount` of a fraction of training must be in [0, 1], got {self.amount!r}.")
 
@@ -45,6 +56,8 @@ class Span:
 
     def in_steps(self, timeline: Timeline) -> float:
         """This duration in clock units on ``timeline``."""
+        if self.unit in ("samples", "tokens") or (self.unit == "steps" and self.named):
+            return self._counted(timeline)
         if self.unit == "steps":
             return self.amount
         if self.unit == "fraction":
@@ -55,6 +68,19 @@ class Span:
                 "(a stream without length, or `steps_per_epoch` not given); give it in steps or as a fraction ('10%')."
             )
         return self.amount * timeline.steps_per_epoch
+
+    def _counted(self, timeline: Timeline) -> float:
+        """A duration in samples, tokens or named steps: only on a clock that counts them."""
+        if self.unit == "steps" and timeline.unit in ("steps", "epochs"):
+            return self.amount  # "N steps" on a step (or, as before, an epoch) clock: clock units
+        if self.unit == timeline.unit:
+            return self.amount
+        wanted = {"samples": "interval='sample'", "tokens": "interval='token'", "steps": "interval='step'"}[self.unit]
+        raise ValueError(
+            f"a duration of {self.amount:g} {self.unit} cannot be measured on a clock that counts "
+            f"{timeline.unit}: set {wanted} to count {self.unit}, or give the duration in {timeline.unit} or as a "
+            "fraction ('10%')."
+        )
 
 
 DurationLike = float | int | str | Span
@@ -115,20 +141,23 @@ def _read(value: Any, name: str, part_of_run: bool) -> Span:
 
 
 def _read_text(value: str, name: str) -> Span:
-    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*(%|steps?|epochs?)\s*", value)
+    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([kKMBGT]?)\s*(%|steps?|epochs?|samples?|tokens?)\s*", value)
     if match is None:
-        raise ValueError(f"`{name}` must look like '500 steps', '2 epochs' or '10%', got {value!r}.")
+        raise ValueError(
+            f"`{name}` must look like '500 steps', '2 epochs', '10%', '50k samples' or '2M tokens', got {value!r}."
+        )
     try:
-        amount = float(match.group(1))
+        amount = float(match.group(1)) * SCALES[match.group(2)]
     except ValueError:
         raise ValueError(f"`{name}` must start with a number, got {value!r}.") from None
     amount = check_non_negative(name, amount)
-    unit = match.group(2)
+    unit = match.group(3)
     if unit == "%":
-        if amount > 100:
+        if amount > 100 or match.group(2):
             raise ValueError(f"`{name}` as a percentage of training must be in [0%, 100%], got {value!r}.")
         return Span(amount / 100.0, "fraction")
-    return Span(amount, "epochs" if unit.startswith("epoch") else "steps")
+    plural = unit if unit.endswith("s") else unit + "s"
+    return Span(amount, plural, named=plural == "steps")  # type: ignore[arg-type]
 
 
 def steps(amount: float) -> Span:
@@ -157,14 +186,17 @@ class Timeline:
 
     Args:
         total: Length of the run in clock units (``math.inf`` when unknown or endless).
-        steps_per_epoch: Clock units per epoch (``1.0`` when the clock counts epochs).
+        steps_per_epoch: Clock units per epoch (``1.0`` when the clock counts epochs; samples per epoch when it
+            counts samples; ``math.inf`` when not known).
         remaining: Clock units left for the schedule being resolved (``nan``: all of ``total``);
             a phase with no duration fills what remains.
+        unit: What the clock counts: ``"steps"`` (optimizer steps), ``"epochs"``, ``"samples"`` or ``"tokens"``.
     """
 
     total: float
     steps_per_epoch: float = 1.0
     remaining: float = math.nan
+    unit: ClockUnit = "steps"
 
     def __post_init__(self) -> None:
         for name in ("total", "steps_per_epoch"):
@@ -173,6 +205,7 @@ class Timeline:
                 raise ValueError(f"`{name}` must be a number >= 0 (inf allowed), got {value!r}.")
         if self.steps_per_epoch == 0:
             raise ValueError("`steps_per_epoch` must be > 0, got 0.")
+        check_choice("unit", self.unit, CLOCK_UNITS)
         if math.isnan(self.remaining):
             object.__setattr__(self, "remaining", self.total)
 
@@ -193,7 +226,7 @@ class Timeline:
 
     def after(self, used: float) -> Timeline:
         """The timeline for what follows a phase of length ``used``."""
-        return Timeline(self.total, self.steps_per_epoch, self.remaining - used)
+        return Timeline(self.total, self.steps_per_epoch, self.remaining - used, self.unit)
 
 
 def resolve_duration(duration: DurationLike | None, timeline: Timeline) -> float:
