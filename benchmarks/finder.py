@@ -9,11 +9,13 @@ Point (constant LR):
 
 * ``grid``: each LR of a 12-point log grid from 1e-4 to 1; "grid-best" is the grid LR with the best
   mean score; the grid's cost is the wall time of its 12 training runs.
-* ``LRFinder()`` with its defaults (``apply=True``) inside the training run; its cost is the test's
+* the single-curve ``LRFinder(confirm=False, num_training_steps=100)`` (the default before the probes,
+  ``harness.lr_search.CURVE``; ``benchmarks/tuning_free.py`` measures today's ``LRFinder()``), with
+  ``apply=True``, inside the training run; its cost is the test's
   wall time (``result.seconds``). Every rule of ours is trained once more on the same curve.
 * Lightning's ``Tuner(trainer).lr_find(model)`` with its defaults, then training at its suggestion.
 
-Range (schedules): ``LRFinder()`` feeding ``Cyclical()`` (both bounds from ``lr_range``; two
+Range (schedules): that finder feeding ``Cyclical()`` (both bounds from ``lr_range``; two
 triangular cycles over the run) and ``OneCycle(div_factor=None)`` (peak and start from
 ``lr_range``), plus ``OneCycle()`` peaking at the suggestion; against the best hand-picked bounds
 of a small grid around the constant-LR grid-best (Cyclical: max_lr in the 3 grid LRs around it x
@@ -44,7 +46,7 @@ if __name__ == "__main__":  # `python benchmarks/finder.py`: the repository firs
 
 from benchmarks.harness import Task, cli, machine, write_results
 from benchmarks.harness.five_tasks import TASKS
-from benchmarks.harness.lr_search import FINDER_START_LR, ConstantRuns, finder_point
+from benchmarks.harness.lr_search import CURVE, FINDER_START_LR, ConstantRuns, finder_point
 from benchmarks.harness.stats import mean, sd
 from benchmarks.pages.finder import page
 from lightning_lr import Cyclical, FinderResult, LRFinder, OneCycle
@@ -66,9 +68,9 @@ def run_range(task: Task, seed: int, best: int, quick: bool) -> dict[str, Any]:
 
     peaks = GRID[max(0, best - 1) : best + (1 if quick else 2)]
     ours = {
-        "cyclical": score(FINDER_START_LR, LRFinder(), cyclical()),
-        "onecycle_range": score(FINDER_START_LR, LRFinder(), OneCycle(div_factor=None)),
-        "onecycle_valley": score(FINDER_START_LR, LRFinder(), OneCycle()),
+        "cyclical": score(FINDER_START_LR, LRFinder(**CURVE), cyclical()),
+        "onecycle_range": score(FINDER_START_LR, LRFinder(**CURVE), OneCycle(div_factor=None)),
+        "onecycle_valley": score(FINDER_START_LR, LRFinder(**CURVE), OneCycle()),
     }
     hand_cyclical = {
         f"{peak:.3g}/{ratio:g}": score(peak, cyclical(peak / ratio, peak)) for peak in peaks for ratio in (4, 10)
@@ -156,10 +158,16 @@ def save(out: Path, results: list[dict[str, Any]], seeds: list[int], m: dict[str
     images = out.parent / "images"
     for r in results:
         if r["summary"]["task"] == "digits-mlp":
-            figure(r["points"][0]["curve"], "LRFinder() on digits (MLP, SGD momentum)", images / "finder.png")
+            figure(
+                r["points"][0]["curve"], "LRFinder(confirm=False) on digits (MLP, SGD momentum)", images / "finder.png"
+            )
         if r["summary"]["task"] == "mnist1d-gru":
             curve = r["points"][0]["curve"]
-            figure(curve, f"LRFinder() on MNIST-1D (GRU, Adam): {curve['rule']} rule", images / "finder_divergence.png")
+            figure(
+                curve,
+                f"LRFinder(confirm=False) on MNIST-1D (GRU, Adam): {curve['rule']} rule",
+                images / "finder_divergence.png",
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

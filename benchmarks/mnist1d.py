@@ -74,7 +74,7 @@ CHANNELS = 24
 VAL_SIZE = 500
 PROBE_EVERY = 10  # optimizer steps between validation-accuracy probes
 GRID = (1e-3, 3e-3, 1e-2, 3e-2)  # constant-LR grid (1e-2 is the baseline)
-FINDER_STEPS = 100  # LRFinder's default; --finder-steps (and --quick) change it
+FINDER_STEPS = 100  # the single-curve finder arms' range test; --finder-steps (and --quick) change it
 TASK = Task(
     "mnist1d",
     f"1-D CNN, 4 conv + batch norm, {CHANNELS} channels",
@@ -130,12 +130,19 @@ ARMS: dict[str, Arm] = {
         "peak, 1-sqrt cooldown over the last 20%",
     ),
     "LRFinder + OneCycle": Arm(
-        lambda: [LRFinder(num_training_steps=FINDER_STEPS), OneCycle()],
-        "`LRFinder()` (defaults: 1e-8..1, 100 steps, valley) then `OneCycle()`",
+        lambda: [LRFinder(confirm=False, num_training_steps=FINDER_STEPS), OneCycle()],
+        "`LRFinder(confirm=False, num_training_steps=100)` (the single-curve finder: 1e-8..1, valley) then "
+        "`OneCycle()`",
     ),
     "LRFinder + CosineAnnealing": Arm(
-        lambda: [LRFinder(num_training_steps=FINDER_STEPS), CosineAnnealing()],
-        "`LRFinder()` then `CosineAnnealing()` from the suggestion",
+        lambda: [LRFinder(confirm=False, num_training_steps=FINDER_STEPS), CosineAnnealing()],
+        "the single-curve `LRFinder(confirm=False, num_training_steps=100)` then `CosineAnnealing()` from the "
+        "suggestion",
+    ),
+    "LRFinder() + OneCycle": Arm(
+        lambda: [LRFinder(), OneCycle()],
+        "`LRFinder()` with its defaults (range test and probes sized from the run, at most half of it) then "
+        "`OneCycle()`",
     ),
 }
 CONSTANTS = constant_arms(PEAK_LR, GRID)  # name -> LR, the baseline first; the grid's other LRs are arms too
@@ -162,7 +169,7 @@ def fit(name: str, seed: int, epochs: int, test_epochs: list[int]) -> dict[str, 
     }
     finder = next((c for c in callbacks if isinstance(c, LRFinder)), None)
     if finder is not None and finder.result is not None:
-        out["finder_steps"] = len(finder.result.lrs)
+        out["finder_steps"] = len(finder.result.lrs) + sum(len(p.losses) for p in finder.result.probes)
         out["suggestion"] = finder.result.suggestion
         out["finder_reason"] = finder.result.reason
     return out
@@ -255,7 +262,9 @@ def report_only(out_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser(__doc__, "1 seed, budgets 1 2, 20 finder steps", seeds=5)
     parser.add_argument("--budgets", type=int, nargs="+", default=[3, 6, 12], help="epochs (default 3 6 12)")
-    parser.add_argument("--finder-steps", type=int, default=100, help="LRFinder num_training_steps (default 100)")
+    parser.add_argument(
+        "--finder-steps", type=int, default=100, help="the single-curve LRFinder arms' num_training_steps (default 100)"
+    )
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="subset of arms")
     parser.add_argument("--report-only", action="store_true", help="redraw mnist1d.md and the figure from mnist1d.json")
     args = parser.parse_args(argv)

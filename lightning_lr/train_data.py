@@ -30,6 +30,13 @@ def load_train_dataloader(trainer: pl.Trainer) -> Any:
     return trainer.train_dataloader
 
 
+def run_steps(trainer: pl.Trainer) -> float:
+    """Optimizer steps of the whole run as Lightning estimates them (``estimated_stepping_batches``, which loads
+    the train dataloader); ``inf`` for an endless run or a stream without ``max_steps`` (Lightning's -1)."""
+    steps = float(trainer.estimated_stepping_batches)
+    return steps if steps >= 0 else math.inf
+
+
 def is_stream(trainer: pl.Trainer) -> bool:
     """Whether an epoch has no known number of batches (an ``IterableDataset`` without ``__len__``)."""
     return not math.isfinite(float(trainer.num_training_batches))

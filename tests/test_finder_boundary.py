@@ -263,7 +263,7 @@ def _edited(path: str, change: Any) -> str:
 def test_the_finder_state_in_a_real_checkpoint_holds_its_version_and_its_result(tmp_path: Path) -> None:
     path, finder = _checkpoint_with_finder(tmp_path)
     state = torch.load(path, weights_only=False)["callbacks"]["LRFinder"]
-    assert state["version"] == STATE_VERSION == 1
+    assert state["version"] == STATE_VERSION == 2
     assert finder.result is not None and FinderResult.from_dict(state["result"]) == finder.result
 
 

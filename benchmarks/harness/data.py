@@ -10,6 +10,8 @@ length 40, 10 classes). :func:`loader` draws shuffled batches with a generator o
 from __future__ import annotations
 
 import functools
+import sysconfig
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,6 +110,29 @@ def mnist1d(val: int = 0) -> Splits:
     n = len(y) - val
     out = {"train": (x[:n], y[:n]), "test": split(d["x_test"], d["y_test"])}
     return out | ({"val": (x[n:], y[n:])} if val else {})
+
+
+LM_TRAIN_FILES = ("argparse.py", "dataclasses.py", "functools.py", "inspect.py", "pathlib.py", "typing.py")
+LM_TEST_FILE = "textwrap.py"
+LM_CONTEXT = 64
+LM_VOCAB = 128  # ASCII; any other character reads as 0 (NUL never occurs in these files)
+
+
+def _windows(text: str) -> Split:
+    """Non-overlapping windows of ``LM_CONTEXT`` ASCII codes, and the next code of each position."""
+    codes = torch.tensor(list(text.encode("ascii", errors="replace")), dtype=torch.long)
+    codes = torch.where(codes < LM_VOCAB, codes, torch.zeros_like(codes))
+    n = (len(codes) - 1) // LM_CONTEXT
+    return codes[: n * LM_CONTEXT].reshape(n, LM_CONTEXT), codes[1 : n * LM_CONTEXT + 1].reshape(n, LM_CONTEXT)
+
+
+@functools.cache
+def stdlib_text() -> Splits:
+    """Python's own standard library source (``sysconfig.get_paths()["stdlib"]``): six modules to train on
+    (``LM_TRAIN_FILES``, 7,644 windows on Python 3.11), ``textwrap.py`` to test on (308 windows)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    train = "\n".join((root / name).read_text() for name in LM_TRAIN_FILES)
+    return {"train": _windows(train), "test": _windows((root / LM_TEST_FILE).read_text())}
 
 
 class Batches(Dataset[Split]):

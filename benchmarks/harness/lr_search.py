@@ -2,8 +2,8 @@
 
 - :class:`ConstantRuns`: training at a constant LR, cached by LR (a grid; the rules' answers often agree);
 - :func:`lightning_lr_find`: Lightning's ``Tuner.lr_find`` with its defaults;
-- :func:`finder_point`: ``LRFinder()`` inside a training run, every rule's answer and Lightning's trained at a
-  constant LR, against a grid.
+- :func:`finder_point`: the single-curve ``LRFinder`` (:data:`CURVE`) inside a training run, every rule's answer
+  and Lightning's trained at a constant LR, against a grid.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from benchmarks.harness.trainer import quiet_trainer
 from lightning_lr import LRFinder
 
 FINDER_START_LR = 0.01  # the optimizer's configured LR in a run that the finder sets
+CURVE: dict[str, Any] = {"confirm": False, "num_training_steps": 100}
+"""The single-curve finder (the default before the probes) whose rules the finder pages measure; today's
+``LRFinder()`` is ``benchmarks/tuning_free.py``'s question."""
 
 
 class ConstantRuns:
@@ -47,9 +50,10 @@ def lightning_lr_find(task: Task, seed: int) -> tuple[float | None, float]:
 
 
 def finder_point(task: Task, seed: int, grid: Sequence[float], runs: ConstantRuns) -> dict[str, Any]:
-    """One seed: the grid, ``LRFinder()`` applied in training, each rule's and Lightning's LR trained constant."""
+    """One seed: the grid, the single-curve finder applied in training, each rule's and Lightning's LR trained
+    constant."""
     scores = [runs(lr) for lr in grid]
-    finder = LRFinder()
+    finder = LRFinder(**CURVE)
     fitted = task.fit(FINDER_START_LR, seed, [finder])
     result = finder.result
     if result is None:

@@ -67,6 +67,30 @@ class GRUClassifier(nn.Module):
         return self.head(out[:, -1])
 
 
+class CharTransformer(nn.Module):
+    """A causal transformer over characters: embedding + learned positions, pre-norm layers, a linear head.
+
+    Returns the logits of every position, flattened to ``(batch * context, vocab)``: a task's classification
+    targets are flattened alike (:meth:`~benchmarks.harness.tasks.Task.criterion`).
+    """
+
+    def __init__(self, vocab: int = 128, context: int = 64, width: int = 64, layers: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.position = nn.Parameter(0.02 * torch.randn(context, width))
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(context), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[1]
+        h = self.embed(x) + self.position[:n]
+        h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
+        return self.head(self.norm(h)).reshape(-1, self.head.out_features)
+
+
 def count(net: nn.Module) -> int:
     """The number of parameters."""
     return sum(p.numel() for p in net.parameters())

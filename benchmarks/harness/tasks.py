@@ -60,7 +60,8 @@ class Task:
         return len(loader(self.data()["train"], self.batch, 0))
 
     def criterion(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(out, y) if self.regression else nn.functional.cross_entropy(out, y)
+        """MSE, or cross-entropy against class targets flattened (a language model: one target per position)."""
+        return nn.functional.mse_loss(out, y) if self.regression else nn.functional.cross_entropy(out, y.reshape(-1))
 
     def build(self, lr: float, seed: int, optimizer: str | None = None) -> Module:
         """The module, initialized by ``seed``, at ``lr`` with ``optimizer`` (default: the task's)."""
@@ -82,7 +83,7 @@ class Task:
         if self.regression:
             score = 1.0 - ((out - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()
         else:
-            score = (out.argmax(dim=1) == y).float().mean()
+            score = (out.argmax(dim=1) == y.reshape(-1)).float().mean()
         return float(self.criterion(out, y)), float(score)
 
     def score(self, module: nn.Module, split: str = "test") -> float:

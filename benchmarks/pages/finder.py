@@ -28,7 +28,7 @@ def point_rows(tasks: list[dict[str, Any]], targets: tuple[float, float], misses
         (
             "task",
             "grid-best LR (score)",
-            "`LRFinder()` LR (per seed)",
+            "`LRFinder(confirm=False)` LR (per seed)",
             "ours / grid-best",
             "cost / grid",
             *(f"rule `{rule}`" for rule in rules),

@@ -164,6 +164,8 @@ def verdict(t: dict[str, Any], spe: int) -> str:
 def target_lines(t: dict[str, Any], spe: int, peak_lr: float) -> list[str]:
     """The target's section: the grid table, then met / not met / not decidable, and why."""
     lines = [*grid_table(t), ""]
+    if "per_budget" not in t:  # `--arms` left the target's arm out
+        return [*lines, f"`{ARM}` was not an arm of this run (`--arms`): the target is not measured."]
     if t["budget"] is None:
         lines.append(
             "**Target not met**: at no budget did `LRFinder + OneCycle` reach 94% mean test accuracy with every seed "

@@ -19,26 +19,38 @@ from lightning_lr.checks import (
     check_state_version,
 )
 from lightning_lr.finder.carry_over import AppliedLR
+from lightning_lr.finder.probes import choose_lr
 from lightning_lr.finder.result import FinderResult
-from lightning_lr.finder.search import FinderConfig, Mode, check_strategy, run_range_test
+from lightning_lr.finder.search import FinderConfig, Mode, check_strategy
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.lifecycle import fit_kind
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
 from lightning_lr.planner import FitKind
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: FinderResult holds the probes (a version-1 state loads with none)
 
 
 class LRFinder(Callback):
-    r"""LR range test at the start of fit; its suggestion becomes the optimizer's LR.
+    r"""LR range test at the start of fit, confirmed by short probes; the pick becomes the optimizer's LR.
 
     In ``on_fit_start`` the callback raises the LR from ``min_lr`` to ``max_lr`` over
     ``num_training_steps`` optimizer steps on the training data, records the loss of each step,
     then puts the model, the optimizers, the LR schedulers and the RNG states back exactly as they
     were (bit for bit, also when the loss diverges or a step raises) and picks an LR from the curve.
-    The test runs its own small loop (``training_step``, backward, ``optimizer.step``): no hook of
-    another callback runs and no loop counter moves, so training then starts from the original state.
+    With ``confirm=True`` (the default) a short search then probes LRs around that pick: each probe
+    trains ``probe_steps`` optimizer steps at one constant LR from the same restored weights on the
+    same batches and is scored by its loss at the end (the mean loss of its last quarter of steps, or
+    the ``monitor`` metric after it); the best probe's LR is the suggestion, and everything is restored
+    again. The test and the probes run their own small loop (``training_step``, backward,
+    ``optimizer.step``): no hook of another callback runs and no loop counter moves, so training then
+    starts from the original state.
+
+    The steps spent choosing are sized from the run's length :math:`T` (its optimizer steps): at
+    most :math:`T/2` in all, a range test of :math:`\min(100, \lfloor T/2 \rfloor)` points when the
+    run is too short for probes (:math:`T < 200`), else up to 4 probes of :math:`\lfloor 0.075\,T
+    \rfloor` steps and the rest (at most 100 points) for the range test (see
+    :func:`~lightning_lr.finder.budget.plan_budget`; ``num_training_steps`` and ``probe_steps`` fix them).
 
     .. math::
 
@@ -73,7 +85,8 @@ class LRFinder(Callback):
     Args:
         min_lr: LR of the first point (> 0).
         max_lr: LR of the last point (> ``min_lr``).
-        num_training_steps: Number of points (optimizer steps), >= 2.
+        num_training_steps: Number of points (optimizer steps) of the range test, >= 2; ``None`` (default): sized
+            from the run's length, as above.
         mode: ``"exponential"`` (even in log-LR; the usual choice) or ``"linear"``.
         early_stop_threshold: Stop when the smoothed loss exceeds this multiple (> 1) of its best;
             ``None``: only a NaN/inf loss stops the test.
@@ -90,6 +103,10 @@ class LRFinder(Callback):
             Until it runs again, its decision holds: the suggestion it applied is written into the new
             optimizers that ``configure_optimizers`` returns (nothing when it applied none), and
             :attr:`result` stays the result of the fit where it decided.
+        confirm: Confirm the curve's pick with probes (default). ``False``: the ``suggestion`` rule alone decides
+            from the curve (the single-curve finder).
+        probe_steps: Optimizer steps of each probe, >= 1; ``None`` (default): sized from the run's length. An
+            explicit value that makes the probes longer than the run raises ``ValueError`` at fit start.
 
     Attributes:
         result: The :class:`FinderResult` of the last decision (``None`` before): the last test's, or a
@@ -101,6 +118,8 @@ class LRFinder(Callback):
     Example:
         >>> from lightning.pytorch import Trainer
         >>> from lightning_lr import OneCycle
+        >>> LRFinder().config.confirm, LRFinder(confirm=False, suggestion="steepest").config.suggestion
+        (True, 'steepest')
         >>> finder = LRFinder(num_training_steps=50)
         >>> trainer = Trainer(max_epochs=3, callbacks=[finder, OneCycle()], logger=False)
         >>> # trainer.fit(model); finder.result.suggestion is then OneCycle's peak LR
@@ -110,7 +129,7 @@ class LRFinder(Callback):
         self,
         min_lr: float = 1e-8,
         max_lr: float = 1.0,
-        num_training_steps: int = 100,
+        num_training_steps: int | None = None,
         mode: Mode = "exponential",
         early_stop_threshold: float | None = 4.0,
         smoothing: float = 0.98,
@@ -119,14 +138,16 @@ class LRFinder(Callback):
         monitor: str | None = None,
         val_batches: int = 2,
         rerun_on_continue: bool = False,
+        confirm: bool = True,
+        probe_steps: int | None = None,
     ) -> None:
         min_lr = check_positive("min_lr", min_lr)
         max_lr = check_positive("max_lr", max_lr)
         if max_lr <= min_lr:
             raise ValueError(f"`max_lr` ({max_lr!r}) must be greater than `min_lr` ({min_lr!r}).")
-        steps = check_positive_int("num_training_steps", num_training_steps)
-        if steps < 2:
-            raise ValueError(f"`num_training_steps` must be an int >= 2, got {num_training_steps!r}.")
+        steps = None if num_training_steps is None else check_positive_int("num_training_steps", num_training_steps)
+        if steps is not None and steps < 2:
+            raise ValueError(f"`num_training_steps` must be None or an int >= 2, got {num_training_steps!r}.")
         threshold = None
         if early_stop_threshold is not None:
             threshold = check_real("early_stop_threshold", early_stop_threshold)
@@ -150,6 +171,8 @@ class LRFinder(Callback):
             suggestion=check_choice("suggestion", suggestion, METHODS),  # type: ignore[arg-type]
             monitor=monitor,
             val_batches=check_positive_int("val_batches", val_batches),
+            confirm=check_bool("confirm", confirm),
+            probe_steps=None if probe_steps is None else check_positive_int("probe_steps", probe_steps),
         )
         self.apply = check_bool("apply", apply)
         self.rerun_on_continue = check_bool("rerun_on_continue", rerun_on_continue)
@@ -239,7 +262,7 @@ class LRFinder(Callback):
         check_strategy(trainer.strategy)
         if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
             return
-        result = run_range_test(trainer, pl_module, self.config, self._val_source)
+        result = choose_lr(trainer, pl_module, self.config, self._val_source)
         self.result = result
         if trainer.is_global_zero:
             self._log(trainer, result)
@@ -313,6 +336,8 @@ class LRFinder(Callback):
             for i, (lr, loss, smoothed) in enumerate(zip(result.lrs, result.losses, result.smoothed_losses)):
                 metrics = {"lr_finder/lr": lr, "lr_finder/loss": loss, "lr_finder/smoothed_loss": smoothed}
                 logger.log_metrics(metrics, step=i)
+            for i, probe in enumerate(result.probes):
+                logger.log_metrics({"lr_finder/probe_lr": probe.lr, "lr_finder/probe_score": probe.score}, step=i)
             if result.suggestion is not None:
                 logger.log_metrics({"lr_finder/suggestion": result.suggestion}, step=0)
         if tensorboard_writers(trainer) and result.lrs:

@@ -20,7 +20,7 @@ def find_lr(
     datamodule: pl.LightningDataModule | None = None,
     **kwargs: Any,
 ) -> FinderResult:
-    """Run the LR range test of :class:`LRFinder` on ``model`` and return its result.
+    """Run the LR range test of :class:`LRFinder` (and its probes) on ``model`` and return its result.
 
     The test runs inside ``trainer.fit`` (so every strategy, ``ddp`` and ``ddp_spawn`` included,
     sets up as for training), with the trainer's callbacks set aside and the sanity check off, and
@@ -37,7 +37,9 @@ def find_lr(
         val_dataloaders: As in ``trainer.fit``; used by ``monitor="val_loss"``-style tests.
         datamodule: As in ``trainer.fit``.
         **kwargs: :class:`LRFinder` arguments (``min_lr``, ``max_lr``, ``num_training_steps``, ``mode``,
-            ``early_stop_threshold``, ``smoothing``, ``suggestion``, ``monitor``, ``val_batches``).
+            ``early_stop_threshold``, ``smoothing``, ``suggestion``, ``monitor``, ``val_batches``, ``confirm``,
+            ``probe_steps``). The budget is sized from ``trainer``'s run (its ``max_epochs``/``max_steps``), the
+            run the suggestion is meant for.
 
     Returns:
         The :class:`FinderResult`; ``result.suggestion`` is ``None`` only with ``result.reason`` set.

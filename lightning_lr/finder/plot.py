@@ -65,6 +65,8 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
             linestyle="none",
             label=f"{method}: {answer.lr:.3g}" if answer.rule == method else f"{answer.rule} rule: {answer.lr:.3g}",
         )
+    if result.probes:
+        _draw_probes(ax, result)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(result.monitor)
@@ -83,3 +85,27 @@ def plot_result(result: FinderResult, ax: Axes | None = None, show_raw: bool = T
     elif handles:
         ax.legend(loc="best", fontsize=LEGEND_SIZE)
     return figure
+
+
+def _draw_probes(ax: Axes, result: FinderResult) -> None:
+    """The probes on a second y-axis: each probe's score at its LR (a cross at the top for one that stopped on a
+    NaN/inf loss), the suggestion ringed."""
+    twin = ax.twinx()
+    finite = [p for p in result.probes if math.isfinite(p.score)]
+    twin.plot(
+        [p.lr for p in finite],
+        [p.score for p in finite],
+        marker="s",
+        color="tab:olive",
+        linestyle="none",
+        label=f"probes ({result.probe_steps} steps): score",
+    )
+    stopped = [p for p in result.probes if not math.isfinite(p.score)]
+    if stopped:
+        top = max((p.score for p in finite), default=1.0)
+        twin.plot([p.lr for p in stopped], [top] * len(stopped), marker="x", color="tab:olive", linestyle="none")
+    chosen = [p for p in finite if p.lr == result.suggestion]
+    if chosen:
+        twin.plot([chosen[0].lr], [chosen[0].score], marker="o", markersize=12, fillstyle="none", color="tab:olive")
+    twin.set_ylabel("probe score (loss after the probe)")
+    twin.legend(loc="upper center", fontsize="small")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,25 @@ from lightning_lr.finder.suggest import METHODS, Method, Suggestion, lr_range, s
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+
+@dataclass
+class Probe:
+    """One probe: a constant LR trained for a few optimizer steps from the snapshot taken before the probes.
+
+    Attributes:
+        lr: The probe's LR (of the first param group; the others keep their ratio to it).
+        losses: The loss of each of its optimizer steps (averaged across ranks).
+        score: What decides, lower is better: the mean of the last quarter of ``losses`` (each computed on a
+            batch before the step that trains on it, so on data the weights have not seen), or the monitored
+            validation metric after the last step; ``inf`` when the probe stopped on a NaN/inf loss.
+        stop: Why the probe stopped before its budget (``None``: it completed).
+    """
+
+    lr: float
+    losses: list[float] = field(default_factory=list)
+    score: float = math.inf
+    stop: str | None = None
 
 
 @dataclass
@@ -34,8 +54,16 @@ class FinderResult:
         note: A caveat about a suggestion, e.g. that the loss was still falling at ``max_lr``.
         monitor: The curve's loss: ``"train loss"`` or the name of the validation metric.
         seconds: Wall time of the test, snapshot and restore included.
-        rule: The rule that gave :attr:`suggestion`: :attr:`method`, or ``"divergence"`` (no clear
-            descent, but the loss climbed: a third of the LR where it started to); ``None`` without one.
+        rule: The rule that gave :attr:`suggestion`: ``"probes"`` (the best probe), :attr:`method`, or
+            ``"divergence"`` (no clear descent, but the loss climbed: a third of the LR where it started to);
+            ``None`` without one.
+        probes: The probes that confirmed the curve's pick (see :class:`Probe`), in increasing LR; empty when
+            none ran (``LRFinder(confirm=False)``, a run too short for them: :attr:`probe_note` says why).
+        probe_steps: Optimizer steps of each probe (0: none ran).
+        curve_lr: The curve rule's suggestion, around which the probes were placed (``None`` without probes).
+        run_steps: The run's length in optimizer steps that the budget was taken from (``None``: unknown).
+        probe_note: Why no probes ran when the finder was asked for them, or a caveat about those that ran (a
+            loader shorter than a probe, an unknown run length).
 
     Example:
         >>> import math
@@ -62,6 +90,11 @@ class FinderResult:
     monitor: str = "train loss"
     seconds: float = 0.0
     rule: str | None = None
+    probes: list[Probe] = field(default_factory=list)
+    probe_steps: int = 0
+    curve_lr: float | None = None
+    run_steps: float | None = None
+    probe_note: str | None = None
 
     @classmethod
     def from_curve(
@@ -149,14 +182,34 @@ class FinderResult:
         return self.usable < len(self.lrs)
 
     def explain(self) -> str:
-        """One line: the suggestion, or why there is none, and why the test stopped."""
+        """One line: the suggestion, or why there is none, why the test stopped and what each probe scored."""
         points = f"{len(self.lrs)} points, {self.stop_reason}"
+        skipped = f" No probes: {self.probe_note}." if self.probe_note else ""
+        if self.suggestion is not None and self.rule == "probes":
+            curve = "divergence" if self.reason else self.method
+            caveat = f" Note: {self.probe_note}." if self.probe_note else ""
+            count = f"{len(self.probes)} probe{'s' * (len(self.probes) != 1)}"
+            return (
+                f"suggested lr={self.suggestion:.4g} (the best of {count} of {self.probe_steps} "
+                f"steps around the {curve} rule's {self.curve_lr:.4g}: {self.probe_summary()}; range test: {points})."
+                + caveat
+            )
         if self.suggestion is not None:
             note = f" Note: {self.note}" if self.note else ""
             if self.rule is not None and self.rule != self.method:
-                return f"suggested lr={self.suggestion:.4g} ({self.rule} rule; {points}): {self.reason}{note}"
-            return f"suggested lr={self.suggestion:.4g} ({self.method} rule; {points}).{note}"
-        return f"no suggestion: {self.reason} [{points}]"
+                return f"suggested lr={self.suggestion:.4g} ({self.rule} rule; {points}): {self.reason}{note}{skipped}"
+            return f"suggested lr={self.suggestion:.4g} ({self.method} rule; {points}).{note}{skipped}"
+        probes = f" Probes: {self.probe_summary()}." if self.probes else skipped
+        return f"no suggestion: {self.reason} [{points}]{probes}"
+
+    def probe_summary(self) -> str:
+        """Each probe's LR and score (or why it stopped), ``*`` on the suggestion: ``"0.01 -> 0.35, 0.02 -> 0.31*"``."""
+        return ", ".join(
+            f"{p.lr:.3g} -> "
+            + (f"{p.score:.4g}" if p.stop is None else f"stopped ({p.stop})")
+            + ("*" if p.lr == self.suggestion else "")
+            for p in self.probes
+        )
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -165,7 +218,9 @@ class FinderResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinderResult:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (a dict written before a field existed gets its default)."""
+        data = dict(data)
+        data["probes"] = [Probe(**dict(p)) for p in data.get("probes", [])]
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

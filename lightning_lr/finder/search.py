@@ -30,7 +30,6 @@ from lightning_lr.finder.steps import Stepper
 from lightning_lr.finder.suggest import MIN_POINTS, Method
 from lightning_lr.finder.validation import Validator
 from lightning_lr.planner import write_value
-from lightning_lr.train_data import load_train_dataloader
 
 Mode = Literal["exponential", "linear"]
 
@@ -41,13 +40,15 @@ class FinderConfig:
 
     min_lr: float = 1e-8
     max_lr: float = 1.0
-    num_training_steps: int = 100
+    num_training_steps: int | None = None
     mode: Mode = "exponential"
     early_stop_threshold: float | None = 4.0
     smoothing: float = 0.98
     suggestion: Method = "valley"
     monitor: str | None = None
     val_batches: int = 2
+    confirm: bool = True
+    probe_steps: int | None = None
 
     def lrs(self) -> list[float]:
         r"""The LR of each point :math:`i = 0 .. n-1`.
@@ -57,6 +58,8 @@ class FinderConfig:
         ``min_lr`` and the last ``max_lr`` exactly.
         """
         n = self.num_training_steps
+        if n is None:
+            raise ValueError("FinderConfig.lrs: `num_training_steps` is None (the finder resolves it from the run).")
         if self.mode == "exponential":
             values = np.geomspace(self.min_lr, self.max_lr, n)
         else:
@@ -111,9 +114,10 @@ def check_strategy(strategy: Strategy) -> None:
 
 
 def run_range_test(
-    trainer: pl.Trainer, pl_module: pl.LightningModule, config: FinderConfig, val_source: Any = None
+    trainer: pl.Trainer, pl_module: pl.LightningModule, config: FinderConfig, loaders: Any, val_source: Any = None
 ) -> FinderResult:
-    """Run the test and restore everything; the result is decided on rank 0 and broadcast.
+    """Run the test on ``loaders`` (what :func:`~lightning_lr.train_data.load_train_dataloader` returned) and
+    restore everything; the result is decided on rank 0 and broadcast.
 
     Each point ``i`` writes ``lrs[i]`` (every group scaled alike), takes one optimizer step and
     records its loss (averaged across ranks). The test stops early when that loss is NaN/inf or,
@@ -127,14 +131,15 @@ def run_range_test(
     lrs: list[float] = []
     losses: list[float] = []
     usable: int | None = None
+    if config.num_training_steps is None:
+        raise ValueError("run_range_test needs `num_training_steps` (the budget resolves it from the run).")
     stop = f"completed all {config.num_training_steps} steps"
-    loaders = load_train_dataloader(trainer)  # the one place the finder loads them: before the snapshot
     snapshot = Snapshot.of_fit(trainer, pl_module, loaders)
     rank_zero_info(
         f"LRFinder: range test of up to {config.num_training_steps} steps, lr {config.min_lr:.3g} -> "
         f"{config.max_lr:.3g} ({config.mode}); the model and optimizer are restored afterwards."
     )
-    bar = _progress_bar(trainer, config.num_training_steps)
+    bar = progress_bar(trainer, config.num_training_steps, "LRFinder range test")
     try:
         with Stepper(trainer, pl_module, loaders) as stepper:
             validator = None
@@ -149,7 +154,7 @@ def run_range_test(
                 loss = stepper.point()
                 if loss is not None and validator is not None:
                     loss = validator.evaluate()
-                value = _mean_across_ranks(strategy, loss)
+                value = mean_across_ranks(strategy, loss)
                 if value is None:
                     skipped += 1
                     if skipped > 1000:
@@ -190,14 +195,14 @@ def run_range_test(
     return decided
 
 
-def _progress_bar(trainer: pl.Trainer, total: int) -> Any:
+def progress_bar(trainer: pl.Trainer, total: int, desc: str) -> Any:
     """A bar like Lightning's own finder's: rank zero only, and only when the trainer shows progress bars."""
     if not trainer.is_global_zero or trainer.progress_bar_callback is None:
         return None
-    return tqdm(total=total, desc="LRFinder range test", leave=False, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
-def _mean_across_ranks(strategy: Any, loss: torch.Tensor | None) -> float | None:
+def mean_across_ranks(strategy: Any, loss: torch.Tensor | None) -> float | None:
     """The loss averaged over the ranks that have one; ``None`` when no rank has one (batch skipped)."""
     device = strategy.root_device
     if loss is None:

@@ -79,7 +79,7 @@ def trend(lrs: Sequence[float], losses: Sequence[float], width: float = TREND_WI
         t_i = \frac{\sum_j w_{ij} \ell_j}{\sum_j w_{ij}},\qquad
         w_{ij} = \exp\left(-\frac{(u_i - u_j)^2}{2\sigma^2}\right),\ \sigma = \text{width}
 
-    With the default test (12.5 points per decade) :math:`\sigma = 0.25` decades spans about
+    With a 100-point test from 1e-8 to 1 (12.5 points per decade) :math:`\sigma = 0.25` decades spans about
     three points each side. ``losses`` must be finite.
 
     Example:
