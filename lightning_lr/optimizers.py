@@ -1,0 +1,88 @@
+"""What kind of optimizer this is, for the LR: schedule-free, learning-rate-free, or plain; and its effective LR.
+
+The one place for these rules (the ``ScheduleFree`` callback, the finder, the schedule callbacks and the logged
+series all ask here). Duck-typed, so the optional packages are never imported:
+
+- **schedule-free** (``schedulefree.AdamWScheduleFree``, ``SGDScheduleFree``, ``RAdamScheduleFree``,
+  ``ScheduleFreeWrapper``; Defazio et al. 2024): ``train()`` and ``eval()`` methods and a ``train_mode`` flag
+  (in every param group, or on the wrapper). The ``*Closure`` variants keep the evaluation point in the
+  parameters and have no modes: they need no switching and are not counted here.
+- **learning-rate-free** (``prodigyopt.Prodigy``, ``dadaptation.DAdaptAdam``, ``DAdaptSGD``, ``DAdaptAdaGrad``,
+  ``DAdaptAdan``, ``DAdaptLion``): every param group holds the adapted distance estimate ``d``; the step
+  size is ``d * lr``, ``lr`` a multiplier that stays near 1.
+
+The effective LR of a param group:
+
+.. math::
+
+    \\mathrm{lr}_\\mathrm{eff} = \\begin{cases}
+        d \\cdot \\mathrm{lr} & \\text{learning-rate-free} \\\\
+        \\mathrm{lr} \\cdot \\min\\bigl(1, (k + 1) / \\mathrm{warmup\\_steps}\\bigr) &
+            \\text{schedule-free with its own warmup (}k\\text{: the group's step count)} \\\\
+        \\mathrm{lr} & \\text{otherwise}
+    \\end{cases}
+
+Example:
+    >>> import torch
+    >>> w = [torch.nn.Parameter(torch.zeros(1))]
+    >>> sgd = torch.optim.SGD(w, lr=0.1)
+    >>> kind(sgd), effective_lr(sgd.param_groups[0]), has_effective_lr(sgd)
+    ('plain', 0.1, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from torch.optim import Optimizer
+
+Kind = Literal["schedule-free", "lr-free", "plain"]
+
+
+def is_schedule_free(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer`` has the train/eval modes of a schedule-free optimizer."""
+    if not (callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))):
+        return False
+    return hasattr(optimizer, "train_mode") or all("train_mode" in g for g in optimizer.param_groups)
+
+
+def is_lr_free(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer`` adapts its own step size: every param group holds the estimate ``d``."""
+    groups = optimizer.param_groups
+    return bool(groups) and all("d" in g and "lr" in g for g in groups)
+
+
+def kind(optimizer: Optimizer) -> Kind:
+    """``"schedule-free"``, ``"lr-free"`` or ``"plain"`` (see the module's rules)."""
+    if is_schedule_free(optimizer):
+        return "schedule-free"
+    return "lr-free" if is_lr_free(optimizer) else "plain"
+
+
+def in_train_mode(optimizer: Optimizer) -> bool:
+    """Whether a schedule-free optimizer holds the training point (``y``) in its parameters (any group)."""
+    if hasattr(optimizer, "train_mode"):
+        return bool(optimizer.train_mode)
+    return any(g.get("train_mode", False) for g in optimizer.param_groups)
+
+
+def internal_warmup(group: Mapping[str, Any]) -> int:
+    """A schedule-free group's own ``warmup_steps`` (0: none, or not schedule-free)."""
+    return int(group.get("warmup_steps", 0) or 0) if "train_mode" in group else 0
+
+
+def effective_lr(group: Mapping[str, Any]) -> float:
+    """The step size the optimizer takes with this param group (the module's formula)."""
+    lr = float(group["lr"])
+    if "d" in group:
+        return float(group["d"]) * lr
+    warmup = internal_warmup(group)
+    if warmup > 0:
+        return lr * min(1.0, (int(group.get("k", 0)) + 1) / warmup)
+    return lr
+
+
+def has_effective_lr(optimizer: Optimizer) -> bool:
+    """Whether the effective LR of ``optimizer`` can differ from its ``lr`` (so it is logged next to it)."""
+    return is_lr_free(optimizer) or any(internal_warmup(g) > 0 for g in optimizer.param_groups)
