@@ -32,10 +32,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from torch.optim import Optimizer
+
+from lightning_lr.checks import ScheduleConflictError
 
 Kind = Literal["schedule-free", "lr-free", "plain"]
 
@@ -86,3 +88,45 @@ def effective_lr(group: Mapping[str, Any]) -> float:
 def has_effective_lr(optimizer: Optimizer) -> bool:
     """Whether the effective LR of ``optimizer`` can differ from its ``lr`` (so it is logged next to it)."""
     return is_lr_free(optimizer) or any(internal_warmup(g) > 0 for g in optimizer.param_groups)
+
+
+def refuse_lr_free(owner: str, optimizers: Sequence[Optimizer]) -> None:
+    """Raise :class:`~lightning_lr.checks.ScheduleConflictError` for ``owner`` (the LR finder) when one of
+    ``optimizers`` is learning-rate-free: a range test on ``lr`` is meaningless where ``d`` adapts the step."""
+    for index, optimizer in enumerate(optimizers):
+        if is_lr_free(optimizer):
+            name = type(optimizer).__name__
+            raise ScheduleConflictError(
+                f"{owner}: optimizer {index} is {name}, a learning-rate-free optimizer: its step is d * lr, with d "
+                "estimated from the gradients as it trains. A range test sweeps lr while d is still adapting (and "
+                "adapts to the sweep), so the loss curve measures neither, and its suggestion means nothing. Remove "
+                f"{owner} and keep {name}'s lr at its default (1.0, a multiplier of d); a schedule callback can "
+                "decay that multiplier (CosineAnnealing, WarmupStableDecay)."
+            )
+
+
+def warn_restarts_on_lr_free(owner: str, optimizers: Sequence[Optimizer]) -> str | None:
+    """The warning for a schedule with restarts or cycles (``Cyclical``, ``CosineRestarts``) on a learning-rate-free
+    optimizer: the schedule moves the multiplier ``lr``, but a restart resets nothing in ``d``; ``None`` if none."""
+    names = sorted({type(o).__name__ for o in optimizers if is_lr_free(o)})
+    if not names:
+        return None
+    return (
+        f"{owner} on {', '.join(names)} (learning-rate-free): each restart or cycle raises the multiplier lr, but "
+        "d, the step size the optimizer estimated, is not reset and only grows, so the effective LR d * lr is not the "
+        "cycle you planned. The logged `-effective` series shows it; a decaying schedule (CosineAnnealing, "
+        "WarmupStableDecay) is the usual choice."
+    )
+
+
+def warn_internal_warmup(owner: str, optimizers: Sequence[Optimizer]) -> str | None:
+    """The warning for a schedule callback on a schedule-free optimizer with its own ``warmup_steps``: the two
+    multiply, ``lr_eff(k) = schedule(k) * min(1, (k + 1) / warmup_steps)``; ``None`` if no optimizer has one."""
+    names = sorted({type(o).__name__ for o in optimizers if any(internal_warmup(g) > 0 for g in o.param_groups)})
+    if not names:
+        return None
+    return (
+        f"{owner} sets the LR of {', '.join(names)}, which also warms up by itself (`warmup_steps` > 0): the step "
+        "size is the schedule's LR times min(1, (k + 1) / warmup_steps), two warmups multiplied. Keep one: "
+        "`warmup_steps=0` in the optimizer, or no warmup in the schedule."
+    )

@@ -25,6 +25,7 @@ from lightning_lr.finder.search import FinderConfig, Mode, check_strategy
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.lifecycle import fit_kind
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
+from lightning_lr.optimizers import refuse_lr_free
 from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
 from lightning_lr.planner import FitKind
 
@@ -255,6 +256,7 @@ class LRFinder(Callback):
         if getattr(trainer, "fast_dev_run", False):
             self.result = FinderResult.not_run("fast_dev_run is set", self.config.suggestion)
             return
+        refuse_lr_free("LRFinder", trainer.optimizers)
         if kind is FitKind.CONTINUED and not (self.rerun_on_continue or self._stop_after_test):
             self._continue(trainer)
             return
