@@ -32,12 +32,28 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from torch.optim import Optimizer
 
 from lightning_lr.checks import ScheduleConflictError
+
+__all__ = [
+    "Kind",
+    "effective_lr",
+    "has_effective_lr",
+    "in_train_mode",
+    "internal_warmup",
+    "is_lr_free",
+    "is_schedule_free",
+    "kind",
+    "refuse_lr_free",
+    "train_mode",
+    "warn_internal_warmup",
+    "warn_restarts_on_lr_free",
+]
 
 Kind = Literal["schedule-free", "lr-free", "plain"]
 
@@ -130,3 +146,18 @@ def warn_internal_warmup(owner: str, optimizers: Sequence[Optimizer]) -> str | N
         "size is the schedule's LR times min(1, (k + 1) / warmup_steps), two warmups multiplied. Keep one: "
         "`warmup_steps=0` in the optimizer, or no warmup in the schedule."
     )
+
+
+@contextmanager
+def train_mode(optimizers: Sequence[Optimizer]) -> Iterator[None]:
+    """Every schedule-free optimizer of ``optimizers`` in train mode inside (its step raises otherwise), each
+    back in the mode it had after: for code that takes steps outside the training loop (the LR range test)."""
+    switched = [o for o in optimizers if is_schedule_free(o) and not in_train_mode(o)]
+    for optimizer in switched:
+        optimizer.train()  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for optimizer in switched:
+            if in_train_mode(optimizer):  # a restored optimizer state may have set the flag back already
+                optimizer.eval()  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_lr import ScheduleConflictError, ScheduleFree, WarmupLinear
+from lightning_lr import LRFinder, ScheduleConflictError, ScheduleFree, WarmupLinear
 from lightning_lr.optimizers import in_train_mode
 
 schedulefree = pytest.importorskip("schedulefree")
@@ -241,3 +241,11 @@ def test_ddp_ranks_switch_together(tmp_path: Path) -> None:
     for r in ranks:
         assert set(r["modes"]["train"]) == {True} and set(r["modes"]["val"]) == {False}
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_finder_steps_a_schedule_free_optimizer_in_train_mode(tmp_path: Path) -> None:
+    model = SFModule()
+    finder = LRFinder(num_training_steps=10, confirm=False, apply=False)
+    trainer(tmp_path, [finder, ScheduleFree()], max_epochs=1).fit(model)
+    assert finder.result is not None and len(finder.result.lrs) == 10
+    assert set(model.modes["train"]) == {True} and set(model.modes["val"]) == {False}
