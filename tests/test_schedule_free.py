@@ -29,8 +29,11 @@ def data(n: int = 64, seed: int = 0) -> TensorDataset:
 class SFModule(pl.LightningModule):
     """Linear -> BatchNorm -> Linear with AdamWScheduleFree; records each hook's mode and the batches it trained."""
 
-    def __init__(self, shuffle: bool = False, scheduler: bool = False, optimizer: str = "adamw") -> None:
+    def __init__(
+        self, shuffle: bool = False, scheduler: bool = False, optimizer: str = "adamw", workers: int = 0
+    ) -> None:
         super().__init__()
+        self.workers = workers
         self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
         self.shuffle, self.scheduler, self.optimizer_name = shuffle, scheduler, optimizer
         self.modes: dict[str, list[bool]] = {}
@@ -73,7 +76,8 @@ class SFModule(pl.LightningModule):
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(1) if self.shuffle else None
-        return DataLoader(data(), batch_size=8, shuffle=self.shuffle, generator=generator)
+        workers = {"num_workers": self.workers, "persistent_workers": True} if self.workers else {}
+        return DataLoader(data(), batch_size=8, shuffle=self.shuffle, generator=generator, **workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(data(16, seed=1), batch_size=8)
@@ -149,11 +153,14 @@ def test_resume_trains_as_the_uninterrupted_run(tmp_path: Path, every: dict[str,
     assert all(torch.equal(v, weights(whole)[k]) for k, v in weights(resumed).items())
 
 
-def test_batchnorm_recompute_changes_nothing_but_the_statistics(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 1], ids=["main-process", "persistent-worker"])
+def test_batchnorm_recompute_changes_nothing_but_the_statistics(tmp_path: Path, workers: int) -> None:
+    """Same batches, same order, same weights as without the recompute: the loader's generator and the RNG are
+    restored, and a persistent worker's iterator (the training loop's own) is not touched."""
     runs = {}
     for n in (0, 50):
         pl.seed_everything(0)
-        model = SFModule(shuffle=True)
+        model = SFModule(shuffle=True, workers=workers)
         trainer(tmp_path, [ScheduleFree(bn_batches=n)], max_epochs=2, val_check_interval=5).fit(model)
         runs[n] = model
     off, on = runs[0], runs[50]
