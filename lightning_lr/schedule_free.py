@@ -25,6 +25,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, IterableDataset
@@ -149,6 +150,12 @@ class ScheduleFree(Callback):
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.check(trainer)
+        if any(getattr(c, "save_weights_only", False) for c in trainer.checkpoint_callbacks):
+            rank_zero_warn(
+                "ScheduleFree: a ModelCheckpoint(save_weights_only=True) saves without calling the callbacks' "
+                "on_save_checkpoint, so its checkpoints taken during training hold the training point y, not the "
+                "evaluation weights x (those saved after a validation do hold x). Use save_weights_only=False."
+            )
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -212,6 +212,16 @@ def test_refuses_a_plain_optimizer_and_a_scheduler(tmp_path: Path) -> None:
         trainer(tmp_path, [ScheduleFree()]).fit(SFModule(scheduler=True))
 
 
+def test_weights_only_checkpoints_warn(tmp_path: Path) -> None:
+    """Lightning skips the callbacks' on_save_checkpoint for a weights-only save: the file holds y."""
+    every = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=3, save_top_k=-1, save_weights_only=True)
+    model = SFModule()
+    with pytest.warns(UserWarning, match="save_weights_only=True"):
+        trainer(tmp_path, [ScheduleFree(), every], enable_checkpointing=True, max_steps=3, max_epochs=1).fit(model)
+    saved = torch.load(tmp_path / "epoch=0-step=3.ckpt", weights_only=False)["state_dict"]
+    assert not torch.equal(saved["net.0.weight"], model.net[0].weight)  # y in the file; x in the model after fit
+
+
 def test_arguments() -> None:
     with pytest.raises(TypeError, match="bn_batches"):
         ScheduleFree(bn_batches=1.5)  # type: ignore[arg-type]
