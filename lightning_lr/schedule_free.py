@@ -55,13 +55,13 @@ class ScheduleFree(Callback):
     """Switches schedule-free optimizers between their training and evaluation points wherever Lightning needs it.
 
     - ``optimizer.eval()`` before every evaluation: validation (the sanity check too), test, predict; and at the
-      end of ``fit``, so the module holds the weights to use.
+      end of ``fit`` (BatchNorm recomputed), so the module holds the weights to use.
     - The checkpoint holds the evaluation weights ``x`` (and the optimizer state says so: ``train_mode=False``),
       however it is saved (``ModelCheckpoint``, ``trainer.save_checkpoint``) while training stays at ``y``.
     - ``optimizer.train()`` before every training batch (from ``on_train_epoch_start`` and
       ``on_train_batch_start``), so every step is taken at ``y``, the first one included; a resume converts the
       saved ``x`` back to ``y`` exactly as the uninterrupted run does after its own save.
-    - With BatchNorm, before each validation, test and predict run of a fit: the running statistics are
+    - With BatchNorm, before each validation, test and predict run of a fit and at its end: the running statistics are
       recomputed at ``x`` (cumulative mean over ``bn_batches`` training batches, BatchNorm layers in train mode,
       everything else in eval mode, no gradients), on a separate iterator over the train dataloader, with the RNG
       state (torch, CUDA, ``random``, numpy and the samplers' generators) restored afterwards: the training
@@ -169,7 +169,7 @@ class ScheduleFree(Callback):
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.switch(trainer, train=False)
+        self._before_evaluation(trainer)  # the module after fit: x, with its BatchNorm statistics
 
     @override
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

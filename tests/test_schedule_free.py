@@ -171,6 +171,14 @@ def test_batchnorm_recompute_changes_nothing_but_the_statistics(tmp_path: Path, 
     assert on.bn_error < 1e-5 < off.bn_error  # the statistics of the training set at x, before each validation
 
 
+def test_the_module_after_fit_has_x_and_its_statistics(tmp_path: Path) -> None:
+    """No validation in the run: the end of fit still switches to x and recomputes BatchNorm there."""
+    model = SFModule()
+    trainer(tmp_path, [ScheduleFree()], limit_val_batches=0).fit(model)
+    model.on_validation_epoch_start()  # measures the statistics against the training set at the current weights
+    assert model.bn_error < 1e-5 and not in_train_mode(model.trainer.optimizers[0])
+
+
 class TwoOptimizers(SFModule):
     def __init__(self) -> None:
         super().__init__()
