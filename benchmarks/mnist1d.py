@@ -48,6 +48,7 @@ if __name__ == "__main__":  # `python benchmarks/mnist1d.py`: the repository fir
     sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
 from benchmarks.harness import Arm, Probe, Task, cli, data, machine, models, over_seeds, write_results
+from benchmarks.harness.optimizer_arms import optimizer_arms, scored
 from benchmarks.pages.mnist1d import markdown, resummarize, terminal
 from benchmarks.pages.mnist1d_figure import plot
 from benchmarks.pages.mnist1d_summary import BASELINE, Cells, constant_arms, per_budget, summarize
@@ -148,13 +149,14 @@ ARMS: dict[str, Arm] = {
 CONSTANTS = constant_arms(PEAK_LR, GRID)  # name -> LR, the baseline first; the grid's other LRs are arms too
 for _name, _lr in list(CONSTANTS.items())[1:]:
     ARMS[_name] = Arm(constant, f"constant LR {_lr:g} (grid)", lr=_lr, budget_independent=True)
+ARMS.update(optimizer_arms(PEAK_LR))  # schedule-free and LR-free optimizers (issue 21)
 
 
 def fit(name: str, seed: int, epochs: int, test_epochs: list[int]) -> dict[str, Any]:
     """Train one arm with one seed for ``epochs``; its probes, test accuracies at ``test_epochs`` and wall time."""
     arm = ARMS[name]
     callbacks = arm.callbacks()
-    probe = Probe(TASK.score, test_epochs, PROBE_EVERY)
+    probe = Probe(scored(callbacks, TASK.score), test_epochs, PROBE_EVERY)
     plateau = any(isinstance(c, ReduceLROnPlateau) for c in callbacks)  # Lightning validates for it alone
     lr = PEAK_LR if arm.lr is None else arm.lr
     run = TASK.fit(lr, seed, [*callbacks, probe], epochs, optimizer=arm.optimizer, validate=plateau)

@@ -24,6 +24,7 @@ _ELSEWHERE = {  # every other public name lives in lightning_lr.callbacks
     "LRFinder": "lightning_lr.finder",
     "find_lr": "lightning_lr.finder",
     "ScheduleLR": "lightning_lr.schedule_lr",
+    "ScheduleFree": "lightning_lr.schedule_free",
     "layerwise_param_groups": "lightning_lr.param_groups",
 }
 _SUBPACKAGES = ("finder", "planner", "schedules")
@@ -44,6 +45,7 @@ __all__ = [
     "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
+    "ScheduleFree",
     "ScheduleLR",
     "StepDecay",
     "WarmupCosine",
@@ -95,4 +97,5 @@ if TYPE_CHECKING:
     from lightning_lr.checks import ScheduleConflictError
     from lightning_lr.finder import FinderResult, LRFinder, find_lr
     from lightning_lr.param_groups import layerwise_param_groups
+    from lightning_lr.schedule_free import ScheduleFree
     from lightning_lr.schedule_lr import ScheduleLR

@@ -8,6 +8,7 @@ row of a comparison: its LR callbacks, and where it differs from the task, its L
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,14 @@ OPTIMIZERS: dict[str, Callable[[Params, float], torch.optim.Optimizer]] = {
     "SGD momentum 0.9": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
     "Adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
     "AdamW": lambda p, lr: torch.optim.AdamW(p, lr=lr, weight_decay=0.01),
+    "AdamWScheduleFree": lambda p, lr: _optional("schedulefree", "AdamWScheduleFree")(p, lr=lr, weight_decay=0.01),
+    "Prodigy": lambda p, lr: _optional("prodigyopt", "Prodigy")(p, lr=lr, weight_decay=0.01),
 }
+
+
+def _optional(package: str, name: str) -> Any:
+    """An optimizer class from an optional package (the extras ``schedulefree`` and ``lrfree``)."""
+    return getattr(importlib.import_module(package), name)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ class Cyclical(RangeSchedule):
     Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017.
     """
 
+    restarts = True  # the LR rises again: warned about on a learning-rate-free optimizer
+
     def __init__(
         self,
         base_lr: float | list[float] | None = None,

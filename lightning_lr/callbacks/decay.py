@@ -91,6 +91,8 @@ class CosineRestarts(ScheduleCallback):
     Reference: I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
     """
 
+    restarts = True  # the LR rises again: warned about on a learning-rate-free optimizer
+
     def __init__(
         self,
         T_0: DurationLike,

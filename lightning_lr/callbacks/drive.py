@@ -20,6 +20,7 @@ from torch.optim import Optimizer
 from lightning_lr.callbacks.consumption import Consumption
 from lightning_lr.callbacks.run_length import end_note
 from lightning_lr.logging.scalars import series_names
+from lightning_lr.optimizers import effective_lr, has_effective_lr
 from lightning_lr.owners import check_hosted_schedulers
 from lightning_lr.planner import Interval, OptimizerClock, OptimizerPlan, StartPoint
 
@@ -118,6 +119,8 @@ class Drive:
         for plan, names in zip(self.plans, self.names):
             for g, name in zip(plan.groups, names):
                 values[name] = float(g.group[g.key])
+                if g.key == "lr" and has_effective_lr(plan.optimizer):  # d * lr, or the optimizer's own warmup
+                    values[f"{name}-effective"] = effective_lr(g.group)
                 momentum = g.current_momentum()
                 if momentum is not None:
                     values[f"{name}-momentum"] = momentum

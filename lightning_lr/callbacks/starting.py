@@ -19,6 +19,7 @@ from lightning_lr.callbacks.drive import Drive
 from lightning_lr.callbacks.run_length import Run, describe_run, fit_start_note, unresolvable
 from lightning_lr.checks import ScheduleConflictError
 from lightning_lr.lifecycle import fit_kind
+from lightning_lr.optimizers import warn_internal_warmup, warn_restarts_on_lr_free
 from lightning_lr.owners import check_conflicts, managed_optimizers
 from lightning_lr.planner import StartPoint, begin, plan_optimizer
 from lightning_lr.schedules import Timeline
@@ -37,6 +38,10 @@ def check_at_fit_start(callback: ScheduleCallback, trainer: pl.Trainer) -> str |
         return skip
     optimizers = managed(callback, trainer)
     check_conflicts(callback, trainer, optimizers)
+    for warning in (warn_restarts_on_lr_free(name, optimizers) if callback.restarts else None,
+                    warn_internal_warmup(name, optimizers) if "lr" in callback.param_keys() else None):  # fmt: skip
+        if warning is not None:
+            rank_zero_warn(warning)
     run = describe(callback, trainer, len(optimizers))
     callback._check_at_train_start = run.handover_pending
     if run.handover_pending or trainer.ckpt_path is not None or trainer.global_step > 0:

@@ -25,6 +25,7 @@ from lightning_lr.finder.search import FinderConfig, Mode, check_strategy
 from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.lifecycle import fit_kind
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
+from lightning_lr.optimizers import refuse_lr_free, train_mode
 from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
 from lightning_lr.planner import FitKind
 
@@ -255,6 +256,7 @@ class LRFinder(Callback):
         if getattr(trainer, "fast_dev_run", False):
             self.result = FinderResult.not_run("fast_dev_run is set", self.config.suggestion)
             return
+        refuse_lr_free("LRFinder", trainer.optimizers)
         if kind is FitKind.CONTINUED and not (self.rerun_on_continue or self._stop_after_test):
             self._continue(trainer)
             return
@@ -262,7 +264,8 @@ class LRFinder(Callback):
         check_strategy(trainer.strategy)
         if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
             return
-        result = choose_lr(trainer, pl_module, self.config, self._val_source)
+        with train_mode(trainer.optimizers):  # a schedule-free optimizer steps in train mode only
+            result = choose_lr(trainer, pl_module, self.config, self._val_source)
         self.result = result
         if trainer.is_global_zero:
             self._log(trainer, result)
