@@ -16,13 +16,11 @@ switch where Lightning changes what it does with the model.
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
@@ -35,6 +33,8 @@ from lightning_lr.callbacks.options import parse_indices
 from lightning_lr.checks import ScheduleConflictError, check_non_negative_int
 from lightning_lr.optimizers import in_train_mode, is_schedule_free
 from lightning_lr.owners import hosted_schedulers, managed_optimizers, scheduler_source
+from lightning_lr.random_state import RandomState
+from lightning_lr.train_data import first_loader
 
 BN_BATCHES = 50  # the schedulefree README's example recomputes BatchNorm statistics on 50 training batches
 
@@ -219,13 +219,13 @@ class ScheduleFree(Callback):
         norms = [
             m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
         ]
-        loader = _first_loader(trainer.train_dataloader)
+        loader = first_loader(trainer.train_dataloader)
         count = 1 if getattr(trainer, "fast_dev_run", False) else self.bn_batches
         if not norms or loader is None or count == 0 or trainer.sanity_checking:
             return
         separate = _separate(loader)
         states = [(m, m.training, m.momentum) for m in norms]
-        rng = _rng_state(separate)
+        rng = RandomState(separate)
         try:
             for m in norms:
                 m.reset_running_stats()
@@ -238,16 +238,7 @@ class ScheduleFree(Callback):
             for m, was_training, momentum in states:
                 m.momentum = momentum
                 m.train(was_training)
-            _set_rng_state(rng)
-
-
-def _first_loader(loaders: Any) -> Any:
-    """The train dataloader (the first of a list or mapping of them), or ``None``."""
-    if isinstance(loaders, Mapping):
-        loaders = next(iter(loaders.values()), None)
-    elif isinstance(loaders, (list, tuple)):
-        loaders = loaders[0] if loaders else None
-    return loaders
+            rng.restore()
 
 
 def _separate(loader: Any) -> Any:
@@ -258,31 +249,3 @@ def _separate(loader: Any) -> Any:
     if isinstance(loader.dataset, IterableDataset) or loader.batch_sampler is None:
         return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=None, collate_fn=loader.collate_fn)
     return DataLoader(loader.dataset, batch_sampler=loader.batch_sampler, collate_fn=loader.collate_fn)
-
-
-def _generators(loader: Any) -> list[torch.Generator]:
-    """The generators a fresh iterator over ``loader`` draws from (the loader's, its samplers')."""
-    found: list[torch.Generator] = []
-    for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
-        for candidate in (owner, getattr(owner, "sampler", None)):
-            generator = getattr(candidate, "generator", None)
-            if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
-                found.append(generator)
-    return found
-
-
-def _rng_state(loader: Any) -> dict[str, Any]:
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None  # type: ignore[no-untyped-call]
-    generators = [(g, g.get_state()) for g in _generators(loader)]
-    return {"torch": torch.get_rng_state(), "cuda": cuda, "python": random.getstate(), "numpy": np.random.get_state(),
-            "generators": generators}  # fmt: skip
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] is not None:
-        torch.cuda.set_rng_state_all(state["cuda"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    for generator, saved in state["generators"]:
-        generator.set_state(saved)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -28,6 +29,16 @@ def load_train_dataloader(trainer: pl.Trainer) -> Any:
     if trainer.train_dataloader is None and trainer.limit_train_batches != 0:
         trainer.fit_loop.setup_data()
     return trainer.train_dataloader
+
+
+def first_loader(loaders: Any) -> Any:
+    """The first dataloader of a list, tuple or mapping of them (nested too); a single one as it is; ``None``
+    for an empty collection."""
+    if isinstance(loaders, Mapping):
+        return first_loader(next(iter(loaders.values()), None))
+    if isinstance(loaders, (list, tuple)):
+        return first_loader(loaders[0]) if loaders else None
+    return loaders
 
 
 def run_steps(trainer: pl.Trainer) -> float:

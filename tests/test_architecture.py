@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
         "lightning_lr.owners",
         "lightning_lr.train_data",
         "lightning_lr.logging",
+        "lightning_lr.random_state",
     ),
     ("lightning_lr.preview", "lightning_lr.finder"),
     ("lightning_lr.callbacks", "lightning_lr.schedule_free"),

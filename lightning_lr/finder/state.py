@@ -21,16 +21,15 @@ What is saved:
 from __future__ import annotations
 
 import copy
-import random
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
-from lightning.pytorch.utilities import CombinedLoader
 from torch import nn
 from torch.optim import Optimizer
+
+from lightning_lr.random_state import RandomState
 
 
 def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
@@ -170,7 +169,7 @@ class Snapshot:
 
     def __init__(self) -> None:
         self._parts: list[Any] = []
-        self._rng: dict[str, Any] = {}
+        self._rng: RandomState | None = None
 
     @classmethod
     def of_module(cls, module: nn.Module) -> Snapshot:
@@ -178,7 +177,7 @@ class Snapshot:
         snapshot = cls()
         snapshot._parts.append(_Tensors(module))
         snapshot._parts.extend(_Attributes(m) for m in module.modules())
-        snapshot._rng = _rng_state()
+        snapshot._rng = RandomState()
         return snapshot
 
     @classmethod
@@ -189,7 +188,7 @@ class Snapshot:
         snapshot._parts.extend(_OptimizerState(opt) for opt in trainer.optimizers)
         for config in trainer.lr_scheduler_configs:
             snapshot._parts.append(_StateDict(config.scheduler))
-        snapshot._parts.append(_Generators(train_loaders))
+        snapshot._parts.append(RandomState(train_loaders))  # the loaders' generators (and the globals again)
         scaler = getattr(trainer.precision_plugin, "scaler", None)
         if scaler is not None:  # its scale, growth tracker and per-optimizer states (lazily created ones too)
             snapshot._parts.append(_Attributes(scaler))
@@ -199,7 +198,8 @@ class Snapshot:
         """Put everything back (idempotent)."""
         for part in self._parts:
             part.restore()
-        _set_rng_state(self._rng)
+        if self._rng is not None:
+            self._rng.restore()
 
 
 class _StateDict:
@@ -209,41 +209,3 @@ class _StateDict:
 
     def restore(self) -> None:
         self.obj.load_state_dict(copy.deepcopy(self.state))
-
-
-class _Generators:
-    """The states of the ``torch.Generator`` objects that draw a dataloader's order."""
-
-    def __init__(self, loaders: Any) -> None:
-        flat = CombinedLoader(loaders).flattened if loaders is not None else []
-        found: dict[int, torch.Generator] = {}
-        for loader in flat:
-            sampler = getattr(loader, "sampler", None)
-            batch_sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
-            for owner in (loader, sampler, batch_sampler):
-                generator = getattr(owner, "generator", None)
-                if isinstance(generator, torch.Generator):
-                    found[id(generator)] = generator
-        self.states = [(g, g.get_state()) for g in found.values()]
-
-    def restore(self) -> None:
-        for generator, state in self.states:
-            generator.set_state(state)
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
-    state["python"] = random.getstate()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    if not state:
-        return
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
 from lightning_lr.finder.steps import Recorder, as_float_tensor, takes_index
+from lightning_lr.train_data import first_loader
 
 
 def validation_source(trainer: pl.Trainer, pl_module: pl.LightningModule, given: Any = None) -> Any:
@@ -30,14 +31,6 @@ def validation_source(trainer: pl.Trainer, pl_module: pl.LightningModule, given:
     )
 
 
-def _first_loader(source: Any) -> Iterable[Any]:
-    if isinstance(source, Mapping):
-        return _first_loader(next(iter(source.values())))
-    if isinstance(source, (list, tuple)):
-        return _first_loader(source[0])
-    return source  # type: ignore[no-any-return]
-
-
 class Validator:
     """Mean of the metric ``monitor`` logged by ``validation_step`` over the first ``num_batches`` batches.
 
@@ -56,9 +49,9 @@ class Validator:
 
     def _load(self) -> list[Any]:
         if self._batches is None:
-            loader = _first_loader(validation_source(self.trainer, self.module, self.source))
+            loader = first_loader(validation_source(self.trainer, self.module, self.source))
             batches: list[Any] = []
-            for batch in loader:
+            for batch in loader or ():  # an empty list of loaders: no batch, said below
                 batches.append(self.trainer.strategy.batch_to_device(batch))
                 if len(batches) == self.num_batches:
                     break
