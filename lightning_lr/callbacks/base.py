@@ -38,7 +38,9 @@ class ScheduleCallback(Recipe, Callback):
         interval: ``"step"``: the clock counts optimizer steps (a step skipped by the AMP gradient scaler
             does not count); ``"epoch"``: it counts epochs, as a PyTorch scheduler stepped once per epoch.
         warmup: Linear warmup before the schedule: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a
-            fraction of training, or a string such as ``"2 epochs"`` or ``"5%"``.
+            fraction of training, a string such as ``"2 epochs"`` or ``"5%"``, or ``"auto"``: 2/(1-beta2) steps for
+            Adam-type optimizers, none for SGD, capped at 10% of the run, decided at a fresh fit
+            (:class:`~lightning_lr.planner.AutoWarmup`).
         warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
         optimizers: Indices (into ``trainer.optimizers``) of the optimizers to drive; ``None``: all of them.
         log_loss: The first schedule callback of the trainer also logs the training loss (``loss/train``:

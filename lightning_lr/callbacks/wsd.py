@@ -19,7 +19,8 @@ from typing_extensions import Unpack, override
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.checks import check_choice, check_closed_interval
-from lightning_lr.planner import GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
+from lightning_lr.planner import AutoWarmup, GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
+from lightning_lr.planner.recipe import check_auto_warmup
 from lightning_lr.schedules import (
     Constant,
     Join,
@@ -101,7 +102,8 @@ class WarmupStableDecay(ScheduleCallback):
 
     Args:
         num_warmup_steps: Warmup length: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a
-            fraction of training, or a string (``"1 epoch"``, ``"2%"``); 0: none.
+            fraction of training, or a string (``"1 epoch"``, ``"2%"``); 0: none; ``"auto"``: derived from the
+            optimizer at the fresh fit (:class:`~lightning_lr.planner.AutoWarmup`).
         num_decay_steps: Decay length, in the same forms (> 0).
         num_stable_steps: Stable length, in the same forms; ``None``: whatever warmup and decay leave
             of the run. When warmup + stable + decay is not the run's length a warning says so; after
@@ -138,24 +140,36 @@ class WarmupStableDecay(ScheduleCallback):
     ) -> None:
         super().__init__(**options)
         self.num_warmup_steps = parse_warmup(num_warmup_steps, "num_warmup_steps")
+        check_auto_warmup(self.num_warmup_steps, self.interval, "num_warmup_steps")
         self.num_decay_steps = _positive(num_decay_steps, "num_decay_steps")
-        self.num_stable_steps = (
-            None if num_stable_steps is None else parse_warmup(num_stable_steps, "num_stable_steps") or Span(0.0)
-        )
+        stable = None if num_stable_steps is None else parse_warmup(num_stable_steps, "num_stable_steps") or Span(0.0)
+        if isinstance(stable, AutoWarmup):
+            raise ValueError("`num_stable_steps='auto'`: only the warmup is derived; pass a duration or None.")
+        self.num_stable_steps = stable
         self.warmup_type: WarmupType = check_choice("warmup_type", warmup_type, TYPES)  # type: ignore[assignment]
         self.decay_type: DecayType = check_choice("decay_type", decay_type, TYPES)  # type: ignore[assignment]
         self.min_lr_ratio = check_closed_interval("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
         self._epoch_mark = (-1, -1)  # (epoch, global step) when the epoch began: decay_now in an epoch clock
 
     # ------------------------------------------------------------------ the schedule
-    def _warmup_units(self, timeline: Timeline, start: StartPoint | None) -> float:
+    @override
+    def auto_warmup_rule(self) -> AutoWarmup | None:
+        return self.num_warmup_steps if isinstance(self.num_warmup_steps, AutoWarmup) else None
+
+    def _warmup_units(self, timeline: Timeline, start: StartPoint | None, auto: float = 0.0) -> float:
+        """The warmup in clock units: as fixed at the fresh start, else from ``num_warmup_steps`` (``auto``: the steps
+        ``"auto"`` decided for the optimizer planned; the longest of all optimizers' once a fit has started)."""
         if isinstance(start, WSDStart) and start.warmup is not None:
             return start.warmup
+        if isinstance(self.num_warmup_steps, AutoWarmup):
+            return max(start.auto_warmup) if start is not None and start.auto_warmup else auto
         return 0.0 if self.num_warmup_steps is None else self.num_warmup_steps.in_steps(timeline)
 
-    def natural_decay(self, timeline: Timeline, start: StartPoint | None = None) -> tuple[float, float]:
+    def natural_decay(
+        self, timeline: Timeline, start: StartPoint | None = None, auto: float = 0.0
+    ) -> tuple[float, float]:
         """Where the decay starts and how long it lasts on ``timeline`` when nobody called :meth:`decay_now`."""
-        w, d = self._warmup_units(timeline, start), self.num_decay_steps.in_steps(timeline)
+        w, d = self._warmup_units(timeline, start, auto), self.num_decay_steps.in_steps(timeline)
         if self.num_stable_steps is not None:
             return w + self.num_stable_steps.in_steps(timeline), d
         if not math.isfinite(timeline.total):
@@ -167,17 +181,19 @@ class WarmupStableDecay(ScheduleCallback):
             )
         return timeline.total - d, d
 
-    def _decay(self, timeline: Timeline, start: StartPoint | None, index: int) -> tuple[float, float]:
+    def _decay(
+        self, timeline: Timeline, start: StartPoint | None, index: int, auto: float = 0.0
+    ) -> tuple[float, float]:
         """Where optimizer ``index``'s decay starts and how long it lasts: as decided, else at its natural place."""
         pinned = start.decay_at[index] if isinstance(start, WSDStart) and index < len(start.decay_at) else None
         if pinned is None:
-            return self.natural_decay(timeline, start)
+            return self.natural_decay(timeline, start, auto)
         return pinned, float(start.decay_len or 0.0) if isinstance(start, WSDStart) else 0.0
 
     @override
     def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
-        w = self._warmup_units(timeline, slot.start)
-        at, d = self._decay(timeline, slot.start, slot.optimizer)
+        w = self._warmup_units(timeline, slot.start, slot.auto_warmup)
+        at, d = self._decay(timeline, slot.start, slot.optimizer, slot.auto_warmup)
         start = end = self.min_lr_ratio * base_lr
         if not math.isfinite(at):
             peak = Constant(base_lr)
