@@ -138,7 +138,7 @@ class ScheduleCallback(Recipe, Callback):
         self._trainer = trainer
         if not self._drive.owned_by_swa(trainer.current_epoch):
             self._drive.apply_all(trainer.current_epoch)
-        first = next(c for c in trainer.callbacks if isinstance(c, ScheduleCallback)) is self  # type: ignore[attr-defined]
+        first = next((c for c in trainer.callbacks if isinstance(c, ScheduleCallback)), self) is self  # type: ignore[attr-defined]
         total = run.timeline.total if start.planned is None else start.planned.total
         self._reporter.start(trainer, pl_module, self, first, self._drive.plans, self._drive.names, total)
 

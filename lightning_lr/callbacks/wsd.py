@@ -198,6 +198,9 @@ class WarmupStableDecay(ScheduleCallback):
         self, timeline: Timeline, start: StartPoint | None = None, auto: float = 0.0
     ) -> tuple[float, float]:
         """Where the decay starts and how long it lasts on ``timeline`` when nobody called :meth:`decay_now`."""
+        endless = not math.isfinite(timeline.total) and self.num_stable_steps is None
+        if endless and self.cooldown_on == "max_time" and self.num_decay_steps.unit == "fraction":
+            return math.inf, math.nan  # a fraction of the run that max_time will have: decided by the time trigger
         w, d = self._warmup_units(timeline, start, auto), self.num_decay_steps.in_steps(timeline)
         if self.num_stable_steps is not None:
             return w + self.num_stable_steps.in_steps(timeline), d
