@@ -98,7 +98,7 @@ def lightning_arm(task: Task, seed: int) -> Result:
 
 
 def autolr_arm(task: Task, seed: int) -> Result:
-    """``AutoLR()`` alone: finder -> peak, warmup="auto", WSD with a 1-sqrt cooldown over the last 20%."""
+    """``AutoLR()`` alone: finder -> peak, warmup="auto", WSD with a linear cooldown over the last half."""
     auto = AutoLR()
     score = task.fit(FINDER_START_LR, seed, [auto]).score()
     result = auto.finder.result
@@ -116,7 +116,7 @@ NAMES = {
     "lightning": "Lightning `lr_find` + cosine",
     "curve": "single-curve `LRFinder(confirm=False, num_training_steps=100)` + cosine",
     "default": "`LRFinder()` + cosine",
-    "autolr": "`AutoLR()` (finder peak, auto warmup, WSD 1-sqrt cooldown)",
+    "autolr": "`AutoLR()` (finder peak, auto warmup, WSD with a linear cooldown over the last half)",
 }
 SHORT = {"lightning": "Lightning", "curve": "single curve", "default": "`LRFinder()`", "autolr": "`AutoLR()`"}
 TARGETED = ("default", "autolr")  # the arms the targets are for

@@ -3,8 +3,8 @@ r"""``AutoLR()``: the whole LR schedule decided by the run — peak LR, warmup a
 It is a recipe of existing pieces that Lightning sees as one callback: an :class:`~lightning_lr.LRFinder`
 (range test + probes) picks the peak LR in ``on_fit_start``, then a
 :class:`~lightning_lr.WarmupStableDecay` with ``num_warmup_steps="auto"`` (2/(1-beta2) steps for
-Adam-type optimizers, capped at 10% of the run; none for SGD) holds that peak and cools down over the
-last 20% of the run with a 1-sqrt decay, at the end of the known length, or, under
+Adam-type optimizers, capped at 10% of the run; none for SGD) holds that peak and cools down linearly over
+the last half of the run, at the end of the known length, or, under
 ``Trainer(max_time=...)``, so that the decay ends when the time budget runs out (whichever comes first).
 AutoLR forwards every hook to the two in that order (a Lightning callback cannot add callbacks to the
 trainer through public API, so it delegates).
@@ -36,7 +36,7 @@ class AutoLR(Callback):
     ``decay_fraction`` of a run of :math:`T` steps, each group's LR is :class:`~lightning_lr.WarmupStableDecay`'s
 
     .. math:: \eta(t) = \eta^* \cdot \begin{cases} t/w & t < w \\ 1 & w \le t < T - d \\
-        1 - \sqrt{(t - T + d)/d} & t \ge T - d \end{cases}
+        1 - (t - T + d)/d & t \ge T - d \end{cases}
 
     (group ratios kept). Under ``Trainer(max_time=...)`` :math:`T` is estimated during the run from the
     pace of the steps, and the decay starts so that it ends with the budget (``cooldown_on="max_time"``).
@@ -45,8 +45,10 @@ class AutoLR(Callback):
     by ``configure_optimizers``) and a run whose length is unknown without ``max_time``.
 
     Args:
-        decay_fraction: The cooldown's share of the run, in (0, 1).
-        decay_type: ``"1-sqrt"`` (Hägele et al. 2024), ``"linear"`` or ``"cosine"``.
+        decay_fraction: The cooldown's share of the run, in (0, 1). 0.5 with a linear decay: measured best of
+            (0.2, 1-sqrt), (0.2, linear), (0.5, 1-sqrt), (0.5, linear) on the five designed-on tasks of
+            ``benchmarks/tuning_free.py`` (runs of 90-250 steps; ``docs/auto.md``).
+        decay_type: ``"linear"``, ``"1-sqrt"`` (Hägele et al. 2024) or ``"cosine"``.
         **finder: Passed to :class:`~lightning_lr.LRFinder` (``min_lr``, ``max_lr``, ``monitor``, ...).
 
     Attributes:
@@ -60,7 +62,7 @@ class AutoLR(Callback):
         >>> # trainer.fit(model); print(auto.explain())
     """
 
-    def __init__(self, decay_fraction: float = 0.2, decay_type: DecayType = "1-sqrt", **finder: Any) -> None:
+    def __init__(self, decay_fraction: float = 0.5, decay_type: DecayType = "linear", **finder: Any) -> None:
         self.decay_fraction = check_open_interval("decay_fraction", decay_fraction, 0.0, 1.0)
         self.decay_type: DecayType = check_choice("decay_type", decay_type, ("linear", "cosine", "1-sqrt"))  # type: ignore[assignment]
         self.finder = LRFinder(**finder)
