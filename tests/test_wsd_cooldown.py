@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import torch
 
 from lightning_lr import ReduceLROnPlateau, WarmupStableDecay
 from lightning_lr.callbacks.metric_watch import Improvement
+from tests.ddp_teardown import fit_spawn
 from tests.helpers import CrashAtStep, CrashError, PlateauModel, TinyModel, make_trainer
 
 
@@ -23,6 +25,20 @@ class SlowModel(TinyModel):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         time.sleep(0.01)
         return super().training_step(batch, batch_idx)
+
+
+class SlowDump(SlowModel):
+    """Writes its LRs, final step and decay start to ``<out>/rank<r>.json`` (module level: ddp_spawn pickles it)."""
+
+    def __init__(self, out: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out = out
+
+    def on_train_end(self) -> None:
+        wsd = next(c for c in self.trainer.callbacks if isinstance(c, WarmupStableDecay))
+        data = {"lrs": [lrs[0] for lrs in self.recorder.lrs], "steps": self.trainer.global_step}
+        data["decay_at"] = wsd.state_dict()["wsd"]["decay_at"]
+        (Path(self.out) / f"rank{self.global_rank}.json").write_text(json.dumps(data))
 
 
 def watch_fit(tmp_path: Path, ckpt: Path | None = None, *extra: Any) -> tuple[list[float], int]:
@@ -97,3 +113,15 @@ def test_max_time_trigger_without_max_time_is_refused(tmp_path: Path) -> None:
 def test_bad_trigger_arguments_name_the_parameter(kwargs: dict[str, Any], error: type[Exception], words: str) -> None:
     with pytest.raises(error, match=words):
         WarmupStableDecay(num_warmup_steps=0, num_decay_steps=5, **kwargs)
+
+
+@pytest.mark.slow
+def test_ddp_ranks_start_the_time_triggered_decay_at_the_same_step(tmp_path: Path) -> None:
+    wsd = WarmupStableDecay(num_warmup_steps=0, num_decay_steps=10, cooldown_on="max_time")
+    model = SlowDump(str(tmp_path), n=400, batch_size=4)
+    outputs = [tmp_path / f"rank{r}.json" for r in (0, 1)]
+    options = {"devices": 2, "strategy": "ddp_spawn", "max_epochs": -1, "max_time": {"seconds": 4}}
+    fit_spawn(lambda: make_trainer(tmp_path, [wsd], **options).fit(model), outputs)
+    ranks = [json.loads(path.read_text()) for path in outputs]
+    assert ranks[0]["decay_at"][0] is not None, "the time budget started the decay"
+    assert ranks[0] == ranks[1], "rank 0 decided for both: the same decay step, LRs and end"

@@ -9,7 +9,6 @@ the cooldown simply holds the peak longer.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
@@ -22,6 +21,7 @@ from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.cooldown import MetricTrigger, TimeTrigger, find_timer
 from lightning_lr.callbacks.metric_watch import Improvement, Mode, Patience, ThresholdMode
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
+from lightning_lr.callbacks.wsd_start import WSDStart
 from lightning_lr.checks import check_choice, check_closed_interval, check_non_negative_int
 from lightning_lr.planner import AutoWarmup, GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
 from lightning_lr.planner.recipe import check_auto_warmup
@@ -41,45 +41,6 @@ WarmupType = Literal["linear", "cosine", "1-sqrt"]
 DecayType = Literal["linear", "cosine", "1-sqrt"]
 CooldownOn = Literal["end", "max_time"]
 TYPES = ("linear", "cosine", "1-sqrt")
-
-
-@dataclass
-class WSDStart(StartPoint):
-    """A start point that also keeps the cooldown's decisions.
-
-    Args:
-        warmup: The warmup's length in clock units, fixed at the fresh start (a fraction of training stays
-            the same number of steps when a later run is longer).
-        decay_at: Per optimizer, where the decay starts when that was decided during the run
-            (:meth:`WarmupStableDecay.decay_now`, a resume after the decay began); ``None``: at its natural place.
-        decay_len: The decay's length when ``decay_at`` was decided.
-        stop: End training when the decay is done (:meth:`WarmupStableDecay.decay_now`).
-        watch: The checks of ``monitor`` so far (``WarmupStableDecay(monitor=...)``).
-    """
-
-    warmup: float | None = None
-    decay_at: list[float | None] = field(default_factory=list)
-    decay_len: float | None = None
-    stop: bool = False
-    watch: Patience | None = None
-
-    def extra_state(self) -> dict[str, Any]:
-        decided = {"decay_at": list(self.decay_at), "decay_len": self.decay_len, "stop": self.stop}
-        watch = {} if self.watch is None else {"watch": asdict(self.watch)}
-        return {"wsd": {"warmup": self.warmup, **decided, **watch}}
-
-    @classmethod
-    def extra_fields(cls, state: dict[str, Any]) -> dict[str, Any]:
-        wsd = state.get("wsd")  # before version 3 it also held "planned_total", the state's "total"
-        if wsd is None:
-            return {}
-        return {
-            "warmup": wsd["warmup"],
-            "decay_at": list(wsd["decay_at"]),
-            "decay_len": wsd["decay_len"],
-            "stop": bool(wsd["stop"]),
-            "watch": None if wsd.get("watch") is None else Patience(**wsd["watch"]),
-        }
 
 
 class WarmupStableDecay(ScheduleCallback):
