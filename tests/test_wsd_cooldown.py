@@ -125,3 +125,12 @@ def test_ddp_ranks_start_the_time_triggered_decay_at_the_same_step(tmp_path: Pat
     ranks = [json.loads(path.read_text()) for path in outputs]
     assert ranks[0]["decay_at"][0] is not None, "the time budget started the decay"
     assert ranks[0] == ranks[1], "rank 0 decided for both: the same decay step, LRs and end"
+
+
+def test_a_budget_too_short_for_warmup_and_decay_warns_and_decays_over_what_is_left(tmp_path: Path) -> None:
+    wsd = WarmupStableDecay(num_warmup_steps=0, num_decay_steps=10_000, cooldown_on="max_time")
+    trainer = make_trainer(tmp_path, [wsd], max_epochs=-1, max_time={"seconds": 2})
+    with pytest.warns(UserWarning, match="fewer than the warmup still to do"):
+        trainer.fit(SlowModel(n=40, batch_size=4))
+    decided = wsd.state_dict()["wsd"]
+    assert decided["decay_at"][0] is not None and 1 <= decided["decay_len"] < 10_000, "the decay spans what was left"
