@@ -53,7 +53,7 @@ class TimeTrigger:
     def __init__(self, timer: Timer, margin: float = MARGIN) -> None:
         self.timer, self.margin = timer, margin
         self.mark: tuple[float, int] | None = None  # (seconds elapsed, steps) at the first measured step
-        self.warned = False
+        self.warned = False  # the first estimate was checked for room (warmup + decay)
 
     def steps_left(self, steps: int) -> float | None:
         """The optimizer steps that still fit in the budget at the pace measured so far (``None``: not measured)."""
@@ -74,8 +74,8 @@ class TimeTrigger:
             return None
         usable = math.floor((1.0 - self.margin) * left)
         length = decay.amount * (steps + left) if decay.unit == "fraction" else decay.in_steps(timeline)
-        if not self.warned and usable < max(warmup - steps, 0.0) + length:
-            self.warned = True
+        first, self.warned = not self.warned, True  # the budget's first estimate: is there room at all?
+        if first and usable < max(warmup - steps, 0.0) + length:
             rank_zero_warn(
                 f"WarmupStableDecay(cooldown_on='max_time'): max_time leaves about {usable} more steps "
                 f"({self.timer.time_remaining() or 0.0:.3g}s left), fewer than the warmup still to do "
