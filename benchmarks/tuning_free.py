@@ -11,6 +11,7 @@ order). Arms:
 * ``lightning``: ``Tuner(trainer).lr_find(model)`` (100 steps), then cosine from its suggestion.
 * ``curve``: the single-curve finder of before the probes, ``LRFinder(confirm=False, num_training_steps=100)``.
 * ``default``: ``LRFinder()``, sized from the run (range test + probes, at most half a run).
+* ``autolr``: ``AutoLR()`` alone (its finder's LR as the peak, ``warmup="auto"``, a WSD cooldown), not cosine.
 
 Reported: each arm's mean score / the grid's best mean score, and the optimizer steps it spent choosing
 / one run's steps. To add an arm, add a function ``(task, seed) -> (lr, score, choosing_steps)`` to ``ARMS``.
@@ -20,6 +21,7 @@ Run from the repository root::
     python benchmarks/tuning_free.py               # 3 seeds, every task; writes docs/benchmarks/tuning_free.{md,json}
     python benchmarks/tuning_free.py --quick       # 1 seed, digits-mlp; writes nothing unless --write
     python benchmarks/tuning_free.py --from-json   # re-render the page from docs/benchmarks/tuning_free.json
+    python benchmarks/tuning_free.py --arms autolr # rerun one arm; the grid and other arms kept from the json
 """
 
 from __future__ import annotations
