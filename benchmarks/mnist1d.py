@@ -54,6 +54,7 @@ from benchmarks.pages.mnist1d_figure import plot
 from benchmarks.pages.mnist1d_summary import BASELINE, Cells, constant_arms, per_budget, summarize
 from benchmarks.pages.mnist1d_target import target
 from lightning_lr import (
+    AutoLR,
     CosineAnnealing,
     CosineRestarts,
     Cyclical,
@@ -145,6 +146,10 @@ ARMS: dict[str, Arm] = {
         "`LRFinder()` with its defaults (range test and probes sized from the run, at most half of it) then "
         "`OneCycle()`",
     ),
+    "AutoLR": Arm(
+        lambda: [AutoLR()],
+        "`AutoLR()`: `LRFinder()` for the peak, warmup='auto', WarmupStableDecay with the default cooldown",
+    ),
 }
 CONSTANTS = constant_arms(PEAK_LR, GRID)  # name -> LR, the baseline first; the grid's other LRs are arms too
 for _name, _lr in list(CONSTANTS.items())[1:]:
@@ -169,7 +174,8 @@ def fit(name: str, seed: int, epochs: int, test_epochs: list[int]) -> dict[str, 
         "val_acc": probe.val,
         "test_acc_at": probe.test,
     }
-    finder = next((c for c in callbacks if isinstance(c, LRFinder)), None)
+    found = (c.finder if isinstance(c, AutoLR) else c for c in callbacks)
+    finder = next((c for c in found if isinstance(c, LRFinder)), None)
     if finder is not None and finder.result is not None:
         out["finder_steps"] = len(finder.result.lrs) + sum(len(p.losses) for p in finder.result.probes)
         out["suggestion"] = finder.result.suggestion

@@ -11,6 +11,7 @@ order). Arms:
 * ``lightning``: ``Tuner(trainer).lr_find(model)`` (100 steps), then cosine from its suggestion.
 * ``curve``: the single-curve finder of before the probes, ``LRFinder(confirm=False, num_training_steps=100)``.
 * ``default``: ``LRFinder()``, sized from the run (range test + probes, at most half a run).
+* ``autolr``: ``AutoLR()`` alone (its finder's LR as the peak, ``warmup="auto"``, a WSD cooldown), not cosine.
 
 Reported: each arm's mean score / the grid's best mean score, and the optimizer steps it spent choosing
 / one run's steps. To add an arm, add a function ``(task, seed) -> (lr, score, choosing_steps)`` to ``ARMS``.
@@ -20,6 +21,7 @@ Run from the repository root::
     python benchmarks/tuning_free.py               # 3 seeds, every task; writes docs/benchmarks/tuning_free.{md,json}
     python benchmarks/tuning_free.py --quick       # 1 seed, digits-mlp; writes nothing unless --write
     python benchmarks/tuning_free.py --from-json   # re-render the page from docs/benchmarks/tuning_free.json
+    python benchmarks/tuning_free.py --arms autolr # rerun one arm; the grid and other arms kept from the json
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ if __name__ == "__main__":  # `python benchmarks/tuning_free.py`: the repository
     sys.path[:] = [str(_root), *(p for p in sys.path if Path(p or ".").resolve() != _root / "benchmarks")]
 
 from benchmarks.harness import (
+    DOCS,
     Task,
     cli,
     data,
@@ -52,7 +55,7 @@ from benchmarks.harness import (
 )
 from benchmarks.harness.five_tasks import TASKS
 from benchmarks.harness.lr_search import FINDER_START_LR
-from lightning_lr import CosineAnnealing, LRFinder
+from lightning_lr import AutoLR, CosineAnnealing, LRFinder
 
 CHAR_LM = Task("charlm", "char transformer 2x64", data.stdlib_text, models.CharTransformer, "AdamW", epochs=1)
 HELD_OUT = CHAR_LM.name
@@ -96,35 +99,39 @@ def lightning_arm(task: Task, seed: int) -> Result:
     return lr, cosine(task, lr if lr is not None else FINDER_START_LR, seed), spent
 
 
+def autolr_arm(task: Task, seed: int) -> Result:
+    """``AutoLR()`` alone: finder -> peak, warmup="auto", WSD with a linear cooldown over the last half."""
+    auto = AutoLR()
+    score = task.fit(FINDER_START_LR, seed, [auto]).score()
+    result = auto.finder.result
+    assert result is not None
+    return result.suggestion, score, len(result.lrs) + sum(len(p.losses) for p in result.probes)
+
+
 ARMS: dict[str, Callable[[Task, int], Result]] = {
     "lightning": lightning_arm,
     "curve": finder_arm(confirm=False, num_training_steps=100),
     "default": finder_arm(),
+    "autolr": autolr_arm,
 }
 NAMES = {
     "lightning": "Lightning `lr_find` + cosine",
     "curve": "single-curve `LRFinder(confirm=False, num_training_steps=100)` + cosine",
     "default": "`LRFinder()` + cosine",
+    "autolr": "`AutoLR()` (finder peak, auto warmup, WSD with a linear cooldown over the last half)",
 }
-SHORT = {"lightning": "Lightning", "curve": "single curve", "default": "`LRFinder()`"}
+SHORT = {"lightning": "Lightning", "curve": "single curve", "default": "`LRFinder()`", "autolr": "`AutoLR()`"}
+TARGETED = ("default", "autolr")  # the arms the targets are for
 
 
-def run_task(task: Task, seeds: list[int]) -> dict[str, Any]:
-    """Every arm on every seed; the grid's best mean, and each arm's score and cost relative to it."""
-    lrs = grid(task)
-    table = [[cosine(task, lr, seed) for seed in seeds] for lr in lrs]
-    means = [statistics.fmean(row) for row in table]
+def run_task(task: Task, seeds: list[int], arms: list[str], saved: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``arms`` on every seed; the grid's best mean (run, or ``saved`` from an earlier run with its other arms
+    kept), and each arm's score and cost relative to it."""
+    out = saved if saved is not None else grid_run(task, seeds)
+    means, steps = [g["mean"] for g in out["grid"]], out["run_steps"]
     best = int(np.argmax(means))
-    steps = task.epochs * task.steps_per_epoch
-    out: dict[str, Any] = {
-        "task": task.name,
-        "description": task.description,
-        "run_steps": steps,
-        "grid": [{"lr": lr, "scores": row, "mean": m} for lr, row, m in zip(lrs, table, means)],
-        "grid_best": {"lr": lrs[best], "score": means[best], "edge": best in (0, len(lrs) - 1)},
-        "arms": {},
-    }
-    for name, arm in ARMS.items():
+    for name in arms:
+        arm = ARMS[name]
         runs = [arm(task, seed) for seed in seeds]
         score = statistics.fmean(r[1] for r in runs)
         out["arms"][name] = {
@@ -133,9 +140,25 @@ def run_task(task: Task, seeds: list[int]) -> dict[str, Any]:
             "score_ratio": score / means[best],
             "choosing_ratio": statistics.fmean(r[2] for r in runs) / steps,
         }
-    out["arms"]["grid"] = {"lrs": [lrs[best]], "score_ratio": 1.0, "choosing_ratio": float(len(lrs))}
+    out["arms"]["grid"] = {"lrs": [out["grid"][best]["lr"]], "score_ratio": 1.0, "choosing_ratio": float(len(means))}
     print(f"{task.name}: " + ", ".join(f"{k} {v['score_ratio']:.3f}" for k, v in out["arms"].items()), flush=True)
     return out
+
+
+def grid_run(task: Task, seeds: list[int]) -> dict[str, Any]:
+    """The 6-point grid of full cosine runs: every LR's scores and the best mean."""
+    lrs = grid(task)
+    table = [[cosine(task, lr, seed) for seed in seeds] for lr in lrs]
+    means = [statistics.fmean(row) for row in table]
+    best = int(np.argmax(means))
+    return {
+        "task": task.name,
+        "description": task.description,
+        "run_steps": task.epochs * task.steps_per_epoch,
+        "grid": [{"lr": lr, "scores": row, "mean": m} for lr, row, m in zip(lrs, table, means)],
+        "grid_best": {"lr": lrs[best], "score": means[best], "edge": best in (0, len(lrs) - 1)},
+        "arms": {},
+    }
 
 
 def rows(results: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -175,30 +198,33 @@ def summary(results: list[dict[str, Any]]) -> tuple[list[tuple[str, ...]], list[
         out = f"{held[0]['arms'][a]['score_ratio']:.3f}" if held else "not run"
         cost = max(r["arms"][a]["choosing_ratio"] for r in results)
         table.append((NAMES.get(a, "grid-tuned cosine (6 runs)"), f"{worst:.3f}", out, f"{cost:.2f}"))
-    misses = []
-    for r in results:
-        ours, theirs = r["arms"]["default"], r["arms"]["lightning"]
-        if ours["score_ratio"] < TARGET_SCORE:
-            misses.append(
-                f"{r['task']}: `LRFinder()` reaches {ours['score_ratio']:.3f} of the grid (target {TARGET_SCORE})"
-            )
-        if ours["score_ratio"] < theirs["score_ratio"]:
-            misses.append(
-                f"{r['task']}: below Lightning's `lr_find` ({ours['score_ratio']:.3f} < {theirs['score_ratio']:.3f})"
-            )
-        if ours["choosing_ratio"] > TARGET_COST:
-            misses.append(f"{r['task']}: choosing took {ours['choosing_ratio']:.2f} of a run (target {TARGET_COST})")
+    misses = [m for r in results for a in TARGETED if a in r["arms"] for m in target_misses(r, a)]
     return table, misses
+
+
+def target_misses(r: dict[str, Any], arm: str) -> list[str]:
+    """The targets ``arm`` misses on the task ``r``."""
+    ours, theirs, name, out = r["arms"][arm], r["arms"]["lightning"], SHORT[arm], []
+    if ours["score_ratio"] < TARGET_SCORE:
+        out.append(f"{r['task']}: {name} reaches {ours['score_ratio']:.3f} of the grid (target {TARGET_SCORE})")
+    if ours["score_ratio"] < theirs["score_ratio"]:
+        out.append(
+            f"{r['task']}: {name} below Lightning's `lr_find` ({ours['score_ratio']:.3f} < {theirs['score_ratio']:.3f})"
+        )
+    if ours["choosing_ratio"] > TARGET_COST:
+        out.append(f"{r['task']}: {name} choosing took {ours['choosing_ratio']:.2f} of a run (target {TARGET_COST})")
+    return out
 
 
 def markdown(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any]) -> list[str]:
     table, misses = summary(results)
     return [
-        "# Tuning-free: `LRFinder()` + cosine against a grid-tuned cosine",
+        "# Tuning-free: `LRFinder()` + cosine and `AutoLR()` against a grid-tuned cosine",
         "",
         f"Generated by `python benchmarks/tuning_free.py`; mean over seeds {seeds}. Scores: test accuracy (next-"
-        "character accuracy for charlm), R^2 for diabetes. Every arm trains with `CosineAnnealing()` from the LR it "
-        "chose; the grid arm is the best mean of 6 full runs half a decade apart. `choosing / run`: optimizer steps "
+        "character accuracy for charlm), R^2 for diabetes. Every arm but `AutoLR()` trains with `CosineAnnealing()` "
+        "from the LR it chose (`AutoLR()` runs its own warmup-stable-decay schedule from its finder's LR); the grid "
+        "arm is the best mean of 6 full runs half a decade apart. `choosing / run`: optimizer steps "
         "spent choosing (range test + probes; Lightning's test) over one run's steps. The held-out task was not used "
         "to design the rules.",
         "",
@@ -210,8 +236,8 @@ def markdown(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any])
         "",
         "Arms: " + "; ".join(f"{SHORT[a]}: {NAMES[a]}" for a in ARMS) + ".",
         "",
-        f"Targets for `LRFinder()` + cosine: >= {TARGET_SCORE} of the grid on every task, never below Lightning's "
-        f"`lr_find` + cosine, choosing <= {TARGET_COST} of one run.",
+        f"Targets for `LRFinder()` + cosine and for `AutoLR()`: >= {TARGET_SCORE} of the grid on every task, never "
+        f"below Lightning's `lr_find` + cosine, choosing <= {TARGET_COST} of one run.",
         "",
         *(["All met."] if not misses else ["Missed:", "", *(f"- {line}" for line in misses)]),
         "",
@@ -219,11 +245,27 @@ def markdown(results: list[dict[str, Any]], seeds: list[int], m: dict[str, Any])
     ]
 
 
+def previous(args: Any) -> dict[str, Any]:
+    """The saved results that a run of some ``--arms`` completes (from --out-dir, else docs/benchmarks)."""
+    for folder in (args.out_dir, DOCS):
+        if (folder / "tuning_free.json").exists():
+            return dict(json.loads((folder / "tuning_free.json").read_text()))
+    raise SystemExit("--arms without a saved tuning_free.json: run every arm once first")
+
+
 def main() -> None:
     parser = cli.parser(__doc__, "1 seed, digits-mlp only", seeds=3)
     names = [t.name for t in [*TASKS, CHAR_LM]]
     parser.add_argument("--tasks", nargs="*", default=names, choices=names)
     parser.add_argument("--from-json", action="store_true", help="only re-render the page from tuning_free.json")
+    parser.add_argument(
+        "--arms",
+        nargs="*",
+        default=list(ARMS),
+        choices=list(ARMS),
+        help="run only these arms; the grid and the "
+        "other arms' numbers are read from tuning_free.json in --out-dir (or docs/benchmarks) and kept",
+    )
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads((args.out_dir / "tuning_free.json").read_text())
@@ -233,7 +275,11 @@ def main() -> None:
     load = cli.start(args)
     seeds = list(range(1 if args.quick else args.seeds))
     tasks = ["digits-mlp"] if args.quick else args.tasks
-    results = [run_task(t, seeds) for t in [*TASKS, CHAR_LM] if t.name in tasks]
+    saved = previous(args) if set(args.arms) != set(ARMS) else {}
+    if saved and saved["seeds"] != seeds:
+        raise SystemExit(f"--arms: the saved results are for seeds {saved['seeds']}, this run for {seeds}")
+    kept = {r["task"]: r for r in saved.get("tasks", [])}
+    results = [run_task(t, seeds, args.arms, kept.get(t.name)) for t in [*TASKS, CHAR_LM] if t.name in tasks]
     print(text_table(rows(results)))
     print(text_table(summary(results)[0]))
     if cli.writes(args):

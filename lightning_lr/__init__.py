@@ -31,6 +31,7 @@ _SUBPACKAGES = ("finder", "planner", "schedules")
 _deprecated = moved(__name__, {"PlateauState": "lightning_lr.callbacks.plateau"})
 
 __all__ = [
+    "AutoLR",
     "CosineAnnealing",
     "CosineRestarts",
     "Cyclical",
@@ -78,6 +79,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from lightning_lr import finder, planner, schedules
     from lightning_lr.callbacks import (
+        AutoLR,
         CosineAnnealing,
         CosineRestarts,
         Cyclical,

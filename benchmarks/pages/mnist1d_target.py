@@ -53,14 +53,15 @@ def gets_there(recs: list[dict[str, Any]]) -> bool:
     return statistics.fmean(r["test_acc"] for r in recs) >= 0.94 and all(r[KEY] is not None for r in recs)
 
 
-def target(cells: Cells, budgets: list[int], spe: int, constants: dict[str, float]) -> dict[str, Any]:
-    """Finder-fed 1cycle against the constant LR at its best grid value: steps until 94% validation accuracy."""
+def target(cells: Cells, budgets: list[int], spe: int, constants: dict[str, float], arm: str = ARM) -> dict[str, Any]:
+    """``arm`` (finder-fed 1cycle by default) against the constant LR at its best grid value: steps until 94%
+    validation accuracy, the finder's steps counted."""
     grid = constant_grid(cells, budgets[-1], constants)
     complete = {a: g for a, g in grid.items() if g["reached"] == len(g["steps"])}
     best = min(complete, key=lambda a: complete[a]["mean"]) if complete else None
-    ours = cells.get(ARM, {})
+    ours = cells.get(arm, {})
     found = next((b for b in budgets if ours and gets_there(ours[b])), None)
-    out: dict[str, Any] = {"arm": ARM, "threshold": 0.94, "grid": grid, "best_constant": best, "budget": found}
+    out: dict[str, Any] = {"arm": arm, "threshold": 0.94, "grid": grid, "best_constant": best, "budget": found}
     if ours:
         out["per_budget"] = {str(b): per_budget(ours[b]) for b in budgets}
     if found is None or best is None:

@@ -1,5 +1,6 @@
 """Lightning callbacks that own the learning rate: the generic one and the named recipes."""
 
+from lightning_lr.callbacks.auto import AutoLR
 from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.cyclical import Cyclical
 from lightning_lr.callbacks.decay import CosineAnnealing, CosineRestarts, ExponentialDecay, MultiStepDecay, StepDecay
@@ -14,6 +15,7 @@ from lightning_lr.checks import ScheduleConflictError
 from lightning_lr.deprecation import moved
 
 __all__ = [
+    "AutoLR",
     "CosineAnnealing",
     "CosineRestarts",
     "Cyclical",

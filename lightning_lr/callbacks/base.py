@@ -38,7 +38,9 @@ class ScheduleCallback(Recipe, Callback):
         interval: ``"step"``: the clock counts optimizer steps (a step skipped by the AMP gradient scaler
             does not count); ``"epoch"``: it counts epochs, as a PyTorch scheduler stepped once per epoch.
         warmup: Linear warmup before the schedule: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a
-            fraction of training, or a string such as ``"2 epochs"`` or ``"5%"``.
+            fraction of training, a string such as ``"2 epochs"`` or ``"5%"``, or ``"auto"``: 2/(1-beta2) steps for
+            Adam-type optimizers, none for SGD, capped at 10% of the run, decided at a fresh fit
+            (:class:`~lightning_lr.planner.AutoWarmup`).
         warmup_start_factor: Warmup starts at this fraction of the schedule's first value.
         optimizers: Indices (into ``trainer.optimizers``) of the optimizers to drive; ``None``: all of them.
         log_loss: The first schedule callback of the trainer also logs the training loss (``loss/train``:
@@ -138,7 +140,7 @@ class ScheduleCallback(Recipe, Callback):
         self._trainer = trainer
         if not self._drive.owned_by_swa(trainer.current_epoch):
             self._drive.apply_all(trainer.current_epoch)
-        first = next(c for c in trainer.callbacks if isinstance(c, ScheduleCallback)) is self  # type: ignore[attr-defined]
+        first = next((c for c in trainer.callbacks if isinstance(c, ScheduleCallback)), self) is self  # type: ignore[attr-defined]
         total = run.timeline.total if start.planned is None else start.planned.total
         self._reporter.start(trainer, pl_module, self, first, self._drive.plans, self._drive.names, total)
 

@@ -2,17 +2,16 @@ r"""Reduce the LR when a metric stops improving — composable with warmup and a
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from typing_extensions import Unpack, override
 
 from lightning_lr.callbacks.generic import LRScheduler
+from lightning_lr.callbacks.metric_watch import Improvement, read_metric
 from lightning_lr.callbacks.options import ScheduleOptions
 from lightning_lr.checks import (
     check_choice,
@@ -121,6 +120,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.patience = check_non_negative_int("patience", patience)
         self.threshold = check_non_negative("threshold", threshold)
         self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+        self._rule = Improvement(self.mode, self.threshold, self.threshold_mode)  # type: ignore[arg-type]
         self.cooldown = check_non_negative_int("cooldown", cooldown)
         self.min_lr = per_group("min_lr", min_lr, check_non_negative)
         self.eps = check_non_negative("eps", eps)
@@ -138,15 +138,11 @@ class ReduceLROnPlateau(LRScheduler):
         return PlateauState(best=self._worst())
 
     def _worst(self) -> float:
-        return math.inf if self.mode == "min" else -math.inf
+        return self._rule.worst()
 
     def is_better(self, current: float, best: float) -> bool:
-        """Whether ``current`` improves on ``best`` by more than the threshold."""
-        if self.mode == "min":
-            bound = best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
-            return current < bound
-        bound = best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
-        return current > bound
+        """Whether ``current`` improves on ``best`` by more than the threshold (:class:`Improvement`)."""
+        return self._rule.is_better(current, best)
 
     def lr_floor(self, slot: GroupSlot) -> float:
         return pick_group("min_lr", self.min_lr, slot.group, slot.groups)
@@ -197,9 +193,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     # ------------------------------------------------------------------ machinery
     def _check(self, trainer: pl.Trainer) -> None:
-        value = torch.as_tensor(trainer.callback_metrics[self.monitor]).detach()
-        value = value.to(trainer.strategy.root_device, value.dtype if value.is_floating_point() else torch.float32)
-        current = float(trainer.strategy.reduce(value, reduce_op="mean"))  # NCCL needs it on the device
+        current = read_metric(trainer, self.monitor)
         state = self.plateau
         state.checks += 1
         if self.is_better(current, state.best):

@@ -95,6 +95,11 @@ def start_of_fit(
         raise ScheduleConflictError(
             f"{name}: the checkpoint holds {len(start.base_lrs)} optimizers' state, the model has {len(optimizers)}."
         )
+    rule = callback.auto_warmup_rule()
+    if rule is not None and start.auto_warmup is None:  # decided once, at the fresh fit; kept for resumes
+        start.auto_warmup = [rule.steps(o, run) for o in optimizers]
+        for o in optimizers:
+            rank_zero_info(f"{name}: {rule.explain(o, run)}.")
     nows = [_now(callback.interval, start, s, trainer.current_epoch) for s in start.steps]
     start = callback.before_planning(trainer, start, run, nows)
     start.planned, start.run_total, start.stretches = start.continue_on(

@@ -8,7 +8,7 @@ from lightning_lr.callbacks.base import ScheduleCallback
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
 from lightning_lr.checks import check_positive, check_positive_int
 from lightning_lr.planner import GroupSlot
-from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Timeline, Truncate
+from lightning_lr.schedules import Cosine, Cycle, Join, Linear, Schedule, Span, Timeline, Truncate
 
 
 class _WarmupThenDecay(ScheduleCallback):
@@ -22,7 +22,7 @@ class _WarmupThenDecay(ScheduleCallback):
         warmup = self.warmup
         if (
             self.num_training_steps is not None
-            and warmup is not None
+            and isinstance(warmup, Span)
             and warmup.unit == "steps"
             and warmup.amount >= self.num_training_steps
         ):
@@ -52,7 +52,8 @@ class WarmupLinear(_WarmupThenDecay):
 
     Args:
         num_warmup_steps: Warmup length: an ``int`` of steps, a ``float`` fraction of training or
-            a string (``"1 epoch"``, ``"6%"``).
+            a string (``"1 epoch"``, ``"6%"``); ``"auto"``: derived from the optimizer (see
+            :class:`~lightning_lr.planner.AutoWarmup`).
         num_training_steps: Total steps, warmup included; ``None``: the whole run.
         **options: Keyword-only ``interval``, ``optimizers``, ``log_lr``, ``log_loss``: see :class:`ScheduleCallback`.
 

@@ -9,17 +9,22 @@ the cooldown simply holds the peak longer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from typing_extensions import Unpack, override
 
 from lightning_lr.callbacks.base import ScheduleCallback
+from lightning_lr.callbacks.cooldown import MetricTrigger, TimeTrigger, find_timer
+from lightning_lr.callbacks.metric_watch import Improvement, Mode, Patience, ThresholdMode
 from lightning_lr.callbacks.options import LROptions, WarmupLike, parse_warmup
-from lightning_lr.checks import check_choice, check_closed_interval
-from lightning_lr.planner import GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
+from lightning_lr.callbacks.wsd_start import WSDStart
+from lightning_lr.checks import check_choice, check_closed_interval, check_non_negative_int
+from lightning_lr.planner import AutoWarmup, GroupSlot, OptimizerPlan, StartPoint, plan_optimizer
+from lightning_lr.planner.recipe import check_auto_warmup
 from lightning_lr.schedules import (
     Constant,
     Join,
@@ -34,42 +39,8 @@ from lightning_lr.schedules.recipes import wsd_decay, wsd_warmup
 
 WarmupType = Literal["linear", "cosine", "1-sqrt"]
 DecayType = Literal["linear", "cosine", "1-sqrt"]
+CooldownOn = Literal["end", "max_time"]
 TYPES = ("linear", "cosine", "1-sqrt")
-
-
-@dataclass
-class WSDStart(StartPoint):
-    """A start point that also keeps the cooldown's decisions.
-
-    Args:
-        warmup: The warmup's length in clock units, fixed at the fresh start (a fraction of training stays
-            the same number of steps when a later run is longer).
-        decay_at: Per optimizer, where the decay starts when that was decided during the run
-            (:meth:`WarmupStableDecay.decay_now`, a resume after the decay began); ``None``: at its natural place.
-        decay_len: The decay's length when ``decay_at`` was decided.
-        stop: End training when the decay is done (:meth:`WarmupStableDecay.decay_now`).
-    """
-
-    warmup: float | None = None
-    decay_at: list[float | None] = field(default_factory=list)
-    decay_len: float | None = None
-    stop: bool = False
-
-    def extra_state(self) -> dict[str, Any]:
-        decided = {"decay_at": list(self.decay_at), "decay_len": self.decay_len, "stop": self.stop}
-        return {"wsd": {"warmup": self.warmup, **decided}}
-
-    @classmethod
-    def extra_fields(cls, state: dict[str, Any]) -> dict[str, Any]:
-        wsd = state.get("wsd")  # before version 3 it also held "planned_total", the state's "total"
-        if wsd is None:
-            return {}
-        return {
-            "warmup": wsd["warmup"],
-            "decay_at": list(wsd["decay_at"]),
-            "decay_len": wsd["decay_len"],
-            "stop": bool(wsd["stop"]),
-        }
 
 
 class WarmupStableDecay(ScheduleCallback):
@@ -101,7 +72,8 @@ class WarmupStableDecay(ScheduleCallback):
 
     Args:
         num_warmup_steps: Warmup length: an ``int`` of clock units, a ``float`` in ``[0, 1)`` as a
-            fraction of training, or a string (``"1 epoch"``, ``"2%"``); 0: none.
+            fraction of training, or a string (``"1 epoch"``, ``"2%"``); 0: none; ``"auto"``: derived from the
+            optimizer at the fresh fit (:class:`~lightning_lr.planner.AutoWarmup`).
         num_decay_steps: Decay length, in the same forms (> 0).
         num_stable_steps: Stable length, in the same forms; ``None``: whatever warmup and decay leave
             of the run. When warmup + stable + decay is not the run's length a warning says so; after
@@ -134,28 +106,63 @@ class WarmupStableDecay(ScheduleCallback):
         warmup_type: WarmupType = "linear",
         decay_type: DecayType = "cosine",
         min_lr_ratio: float = 0.0,
+        cooldown_on: CooldownOn = "end",
+        monitor: str | None = None,
+        mode: Mode = "min",
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: ThresholdMode = "rel",
         **options: Unpack[LROptions],
     ) -> None:
         super().__init__(**options)
-        self.num_warmup_steps = parse_warmup(num_warmup_steps, "num_warmup_steps")
-        self.num_decay_steps = _positive(num_decay_steps, "num_decay_steps")
-        self.num_stable_steps = (
-            None if num_stable_steps is None else parse_warmup(num_stable_steps, "num_stable_steps") or Span(0.0)
+        self.cooldown_on: CooldownOn = check_choice("cooldown_on", cooldown_on, ("end", "max_time"))  # type: ignore[assignment]
+        if self.cooldown_on == "max_time" and self.interval != "step":
+            raise ValueError(
+                f"`cooldown_on='max_time'` counts optimizer steps: needs interval='step', got {self.interval!r}."
+            )
+        if monitor is not None and (not isinstance(monitor, str) or not monitor):
+            raise TypeError(f"`monitor` must be the name of a logged metric or None, got {monitor!r}.")
+        self.monitor = monitor
+        rule = Improvement(mode, threshold, threshold_mode)
+        self._metric = (
+            None if monitor is None else MetricTrigger(monitor, rule, check_non_negative_int("patience", patience))
         )
+        self._time: TimeTrigger | None = None
+        self._timer: Timer | None = None
+        self.num_warmup_steps = parse_warmup(num_warmup_steps, "num_warmup_steps")
+        check_auto_warmup(self.num_warmup_steps, self.interval, "num_warmup_steps")
+        self.num_decay_steps = _positive(num_decay_steps, "num_decay_steps")
+        stable = None if num_stable_steps is None else parse_warmup(num_stable_steps, "num_stable_steps") or Span(0.0)
+        if isinstance(stable, AutoWarmup):
+            raise ValueError("`num_stable_steps='auto'`: only the warmup is derived; pass a duration or None.")
+        self.num_stable_steps = stable
         self.warmup_type: WarmupType = check_choice("warmup_type", warmup_type, TYPES)  # type: ignore[assignment]
         self.decay_type: DecayType = check_choice("decay_type", decay_type, TYPES)  # type: ignore[assignment]
         self.min_lr_ratio = check_closed_interval("min_lr_ratio", min_lr_ratio, 0.0, 1.0)
         self._epoch_mark = (-1, -1)  # (epoch, global step) when the epoch began: decay_now in an epoch clock
 
     # ------------------------------------------------------------------ the schedule
-    def _warmup_units(self, timeline: Timeline, start: StartPoint | None) -> float:
+    @override
+    def auto_warmup_rule(self) -> AutoWarmup | None:
+        return self.num_warmup_steps if isinstance(self.num_warmup_steps, AutoWarmup) else None
+
+    def _warmup_units(self, timeline: Timeline, start: StartPoint | None, auto: float = 0.0) -> float:
+        """The warmup in clock units: as fixed at the fresh start, else from ``num_warmup_steps`` (``auto``: the steps
+        ``"auto"`` decided for the optimizer planned; the longest of all optimizers' once a fit has started)."""
         if isinstance(start, WSDStart) and start.warmup is not None:
             return start.warmup
+        if isinstance(self.num_warmup_steps, AutoWarmup):
+            return max(start.auto_warmup) if start is not None and start.auto_warmup else auto
         return 0.0 if self.num_warmup_steps is None else self.num_warmup_steps.in_steps(timeline)
 
-    def natural_decay(self, timeline: Timeline, start: StartPoint | None = None) -> tuple[float, float]:
+    def natural_decay(
+        self, timeline: Timeline, start: StartPoint | None = None, auto: float = 0.0
+    ) -> tuple[float, float]:
         """Where the decay starts and how long it lasts on ``timeline`` when nobody called :meth:`decay_now`."""
-        w, d = self._warmup_units(timeline, start), self.num_decay_steps.in_steps(timeline)
+        endless = not math.isfinite(timeline.total) and self.num_stable_steps is None
+        if endless and self.cooldown_on == "max_time" and self.num_decay_steps.unit == "fraction":
+            return math.inf, math.nan  # a fraction of the run that max_time will have: decided by the time trigger
+        w, d = self._warmup_units(timeline, start, auto), self.num_decay_steps.in_steps(timeline)
         if self.num_stable_steps is not None:
             return w + self.num_stable_steps.in_steps(timeline), d
         if not math.isfinite(timeline.total):
@@ -167,17 +174,19 @@ class WarmupStableDecay(ScheduleCallback):
             )
         return timeline.total - d, d
 
-    def _decay(self, timeline: Timeline, start: StartPoint | None, index: int) -> tuple[float, float]:
+    def _decay(
+        self, timeline: Timeline, start: StartPoint | None, index: int, auto: float = 0.0
+    ) -> tuple[float, float]:
         """Where optimizer ``index``'s decay starts and how long it lasts: as decided, else at its natural place."""
         pinned = start.decay_at[index] if isinstance(start, WSDStart) and index < len(start.decay_at) else None
         if pinned is None:
-            return self.natural_decay(timeline, start)
+            return self.natural_decay(timeline, start, auto)
         return pinned, float(start.decay_len or 0.0) if isinstance(start, WSDStart) else 0.0
 
     @override
     def lr_schedule(self, base_lr: float, slot: GroupSlot, timeline: Timeline) -> Schedule:
-        w = self._warmup_units(timeline, slot.start)
-        at, d = self._decay(timeline, slot.start, slot.optimizer)
+        w = self._warmup_units(timeline, slot.start, slot.auto_warmup)
+        at, d = self._decay(timeline, slot.start, slot.optimizer, slot.auto_warmup)
         start = end = self.min_lr_ratio * base_lr
         if not math.isfinite(at):
             peak = Constant(base_lr)
@@ -290,10 +299,62 @@ class WarmupStableDecay(ScheduleCallback):
                 + " Leave `num_stable_steps=None` to fill the run."
             )
 
+    # ------------------------------------------------------------------ the cooldown triggers (cooldown.py)
+    def _decay_begun(self) -> bool:
+        """Whether every optimizer's decay has begun (decided, or reached at its natural place)."""
+        drive = self._drive
+        if drive is None or not isinstance(drive.start, WSDStart) or drive.start.planned is None:
+            return True
+        epoch = self._trainer.current_epoch if self._trainer is not None else 0
+        timeline = drive.start.planned
+        return all(drive.clock(p, epoch) >= self._decay(timeline, drive.start, i)[0] for i, p in enumerate(drive.plans))
+
+    def _on_time(self, trainer: pl.Trainer) -> None:
+        """After a step: rank 0 decides from the pace whether the decay starts now; every rank follows."""
+        drive = self._drive
+        if self._time is None or drive is None or self._decay_begun() or not isinstance(drive.start, WSDStart):
+            return
+        if drive.start.planned is None:
+            return
+        steps, timeline, warmup = min(p.steps for p in drive.plans), drive.start.planned, drive.start.warmup or 0.0
+        decided = self._time.decide(steps, self.num_decay_steps, timeline, warmup) if trainer.is_global_zero else None
+        length = trainer.strategy.broadcast(decided, src=0)
+        if length:
+            self.decay_now(int(length))
+
+    def _on_metric(self, trainer: pl.Trainer) -> None:
+        drive = self._drive
+        if self._metric is None or drive is None or not isinstance(drive.start, WSDStart) or self._decay_begun():
+            return
+        if drive.start.watch is None:
+            drive.start.watch = Patience(best=self._metric.rule.worst())
+        if self._metric.check(trainer, drive.start.watch):
+            self.decay_now()
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_fit_start(trainer, pl_module)
+        self._timer = find_timer(trainer, "WarmupStableDecay") if self.cooldown_on == "max_time" else None
+
+    @override
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._metric is not None:
+            self._metric.before_validation = trainer.callback_metrics.get(self._metric.monitor)
+
+    @override
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        watching = self._metric is not None and fitting and self._drive is not None and not self._decay_begun()
+        if watching and self._metric is not None and self._metric.logged_by_validation(trainer):
+            self._on_metric(trainer)
+
     # ------------------------------------------------------------------ hooks
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
+        self._time = None if self._timer is None else TimeTrigger(self._timer)  # the pace is measured per fit
+        if self._metric is not None:
+            self._metric.validated = False
         drive = self._drive
         if drive is None or not isinstance(drive.start, WSDStart) or drive.start.planned is None:
             return  # the base skips this fit (fast_dev_run that cannot fit the schedule, ...)
@@ -315,9 +376,13 @@ class WarmupStableDecay(ScheduleCallback):
         drive = self._drive
         if self.interval == "step" and drive is not None and self._decay_done(min(p.steps for p in drive.plans)):
             trainer.should_stop = True
+        self._on_time(trainer)
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        watching = self._metric is not None and self._drive is not None and not self._decay_begun()
+        if watching and self._metric is not None and self._metric.logged_in_training(trainer):
+            self._on_metric(trainer)
         if self.interval == "epoch" and self._decay_done(float(trainer.current_epoch + 1)):
             trainer.should_stop = True
         super().on_train_epoch_end(trainer, pl_module)

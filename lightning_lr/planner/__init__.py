@@ -16,6 +16,7 @@ Example:
 """
 
 from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.planner.auto_warmup import AutoWarmup, adam_beta2
 from lightning_lr.planner.build import outside_lightning, plan_optimizer, refuse_shorter
 from lightning_lr.planner.clock import OptimizerClock
 from lightning_lr.planner.plan import GroupPlan, OptimizerPlan, Stretch, write_value
@@ -32,6 +33,7 @@ from lightning_lr.planner.recipe import (
 from lightning_lr.planner.start import FitKind, StartPoint, begin, length_change
 
 __all__ = [
+    "AutoWarmup",
     "FactorRecipe",
     "FitKind",
     "GroupPlan",
@@ -45,6 +47,7 @@ __all__ = [
     "StartPoint",
     "Stretch",
     "WarmupLike",
+    "adam_beta2",
     "begin",
     "factor_of_base",
     "length_change",

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from torch.optim import Optimizer
 
 from lightning_lr.checks import ScheduleConflictError
+from lightning_lr.planner.auto_warmup import AutoWarmup
 from lightning_lr.planner.plan import GroupPlan, OptimizerPlan, momentum_key, one_of
 from lightning_lr.planner.recipe import CLOCK_UNIT, GroupSlot, Recipe
 from lightning_lr.planner.start import StartPoint
-from lightning_lr.schedules import Schedule, Timeline
+from lightning_lr.schedules import Schedule, Span, Timeline
 from lightning_lr.schedules.combinators import ramp_into
 
 
@@ -62,7 +63,10 @@ def plan_optimizer(
     groups = optimizer.param_groups
     if len(bases) > len(groups):
         raise ScheduleConflictError(f"{name}: {len(bases)} base LRs for {len(groups)} param groups.")
-    width = recipe.warmup.in_steps(timeline) if recipe.warmup is not None else 0.0
+    auto = decided_warmup(recipe, optimizer, timeline, start, optimizer_index)
+    width = auto if isinstance(recipe.warmup, AutoWarmup) else 0.0
+    if isinstance(recipe.warmup, Span):
+        width = recipe.warmup.in_steps(timeline)
     if width >= timeline.total and strict:
         raise ScheduleConflictError(
             f"{name}: the warmup ({width:g} {recipe.interval}s) is not shorter than "
@@ -72,7 +76,7 @@ def plan_optimizer(
     plan = OptimizerPlan(optimizer, holds_end=recipe.holds_end, uniform=recipe.uniform)
     distinct: dict[Schedule, Schedule] = {}
     for i, (group, base) in enumerate(zip(groups, bases)):
-        slot = GroupSlot(optimizer_index, i, len(bases), width, start)
+        slot = GroupSlot(optimizer_index, i, len(bases), width, start, auto)
         lr = recipe.lr_schedule(1.0 if shared else base, slot, main)
         momentum = recipe.momentum_schedule(slot, main)
         if i == 0:
@@ -86,6 +90,19 @@ def plan_optimizer(
     if strict and not recipe.holds_end and math.isfinite(plan.end):
         refuse_shorter(name, recipe.interval, plan.end - width, main.remaining, width)
     return plan
+
+
+def decided_warmup(
+    recipe: Recipe, optimizer: Optimizer, timeline: Timeline, start: StartPoint | None, index: int
+) -> float:
+    """The steps of ``warmup="auto"`` for optimizer ``index``: as decided at the fresh fit (kept in ``start``), else
+    derived from ``optimizer`` now; 0 when the recipe's warmup is not automatic."""
+    rule = recipe.auto_warmup_rule()
+    if rule is None:
+        return 0.0
+    if start is not None and start.auto_warmup is not None and index < len(start.auto_warmup):
+        return start.auto_warmup[index]
+    return rule.steps(optimizer, timeline)
 
 
 def outside_lightning(interval: str, total: float | None, steps_per_epoch: float | None) -> Timeline:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from torch.optim import Optimizer
 
 from lightning_lr.checks import check_choice, check_closed_interval
+from lightning_lr.planner.auto_warmup import AutoWarmup
 from lightning_lr.schedules import Affine, Schedule, Span, Timeline, parse_duration
 from lightning_lr.schedules.combinators import _check_schedule
 from lightning_lr.schedules.durations import ClockUnit
@@ -28,17 +29,31 @@ Interval = Literal["step", "epoch", "sample", "token"]
 INTERVALS = ("step", "epoch", "sample", "token")
 CLOCK_UNIT: dict[str, ClockUnit] = {"step": "steps", "epoch": "epochs", "sample": "samples", "token": "tokens"}
 """What the clock of each ``interval`` counts."""
-WarmupLike = int | float | str | Span | None
+WarmupLike = int | float | str | Span | AutoWarmup | None
 LengthChange = Literal["stretch", "replan"]
 
 
-def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | None:
+def parse_warmup(value: WarmupLike, name: str = "warmup") -> Span | AutoWarmup | None:
     """A part of the run (``warmup``, ``num_warmup_steps``, ...) by the rules of
-    :func:`~lightning_lr.schedules.parse_duration`; ``None`` for none (``None`` or zero)."""
+    :func:`~lightning_lr.schedules.parse_duration`; ``None`` for none (``None`` or zero); ``"auto"``
+    (or an :class:`~lightning_lr.planner.auto_warmup.AutoWarmup`): the length the run derives from the optimizer."""
     if value is None:
         return None
+    if isinstance(value, AutoWarmup):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return AutoWarmup()
     span = parse_duration(value, name, part_of_run=True)
     return span if span.amount > 0 else None
+
+
+def check_auto_warmup(warmup: object, interval: str, name: str = "warmup") -> None:
+    """``warmup="auto"`` counts optimizer steps: refused on another clock."""
+    if isinstance(warmup, AutoWarmup) and interval != "step":
+        raise ValueError(
+            f"`{name}='auto'` derives a number of optimizer steps and needs `interval='step'`, got "
+            f"interval={interval!r}; give the warmup as a duration on this clock instead."
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class GroupSlot:
         warmup: Clock units of the linear warmup that precedes the schedule (0: none).
         start: Where the fit starts (what a callback keeps between fits: base values, its own decisions);
             ``None`` for a plan outside a fit (a preview, ``ScheduleLR``, the check at fit start).
+        auto_warmup: The steps ``warmup="auto"`` decided for this optimizer (0 without it).
     """
 
     optimizer: int
@@ -59,6 +75,7 @@ class GroupSlot:
     groups: int
     warmup: float = 0.0
     start: StartPoint | None = None
+    auto_warmup: float = 0.0
 
 
 class Recipe(ABC):
@@ -97,6 +114,7 @@ class Recipe(ABC):
     ) -> None:
         self.interval: Interval = check_choice("interval", interval, INTERVALS)  # type: ignore[assignment]
         self.warmup = parse_warmup(warmup)
+        check_auto_warmup(self.warmup, self.interval)
         self.warmup_start_factor = check_closed_interval("warmup_start_factor", warmup_start_factor, 0.0, 1.0)
 
     @abstractmethod
@@ -106,6 +124,10 @@ class Recipe(ABC):
     def momentum_schedule(self, slot: GroupSlot, timeline: Timeline) -> Schedule | None:
         """The resolved momentum (or Adam ``beta1``) schedule of a group; ``None``: leave it alone."""
         return None
+
+    def auto_warmup_rule(self) -> AutoWarmup | None:
+        """The ``warmup="auto"`` rule this recipe's warmup follows; ``None``: its warmup is given, or none."""
+        return self.warmup if isinstance(self.warmup, AutoWarmup) else None
 
     def lr_floor(self, slot: GroupSlot) -> float:
         """The lowest value a cut may bring the group to (``ReduceLROnPlateau``'s ``min_lr``); ``-inf``: none."""

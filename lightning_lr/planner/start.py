@@ -68,6 +68,7 @@ class StartPoint:
         joined: The ratios of the groups that joined mid-run, in order.
         cuts: Each group's LR cut so far (``ReduceLROnPlateau``'s reductions, ``cut_lr``); 1: none.
         consumed: Samples or tokens trained on so far (a clock of samples or tokens; 0 otherwise).
+        auto_warmup: Each optimizer's ``warmup="auto"`` steps, decided at the fresh fit (``None``: not decided).
     """
 
     base_lrs: list[list[float]]
@@ -78,6 +79,7 @@ class StartPoint:
     joined: list[list[float]] = field(default_factory=list)
     cuts: list[list[float]] = field(default_factory=list)
     consumed: float = 0.0
+    auto_warmup: list[float] | None = None
 
     def to_state(self) -> dict[str, Any]:
         """The checkpoint fields (besides ``version``)."""
@@ -91,6 +93,7 @@ class StartPoint:
             "joined": [list(r) for r in self.joined],
             "cuts": [list(c) for c in self.cuts],
             "consumed": self.consumed,
+            **({} if self.auto_warmup is None else {"auto_warmup": list(self.auto_warmup)}),
             **self.extra_state(),
         }
 
@@ -99,7 +102,7 @@ class StartPoint:
         """Read :meth:`to_state`'s fields (older layouts too: a version-1 state has no ``planned``; before
         version 3 ``ReduceLROnPlateau`` kept its cuts as ``plateau.scales``)."""
         planned = state.get("planned")
-        cuts = state.get("cuts")
+        cuts, auto = state.get("cuts"), state.get("auto_warmup")
         if cuts is None:
             cuts = (state.get("plateau") or {}).get("scales") or []
         return cls(
@@ -111,6 +114,7 @@ class StartPoint:
             [list(map(float, r)) for r in state.get("joined") or []],
             [list(map(float, c)) for c in cuts],
             float(state.get("consumed") or 0.0),
+            None if auto is None else [float(w) for w in auto],
             **cls.extra_fields(state),
         )
 
