@@ -25,6 +25,8 @@ _ELSEWHERE = {  # every other public name lives in lightning_lr.callbacks
     "find_lr": "lightning_lr.finder",
     "ScheduleLR": "lightning_lr.schedule_lr",
     "layerwise_param_groups": "lightning_lr.param_groups",
+    "RewindOnSpike": "lightning_lr.rewind",
+    "TooManyRewindsError": "lightning_lr.rewind",
 }
 _SUBPACKAGES = ("finder", "planner", "schedules")
 _deprecated = moved(__name__, {"PlateauState": "lightning_lr.callbacks.plateau"})
@@ -41,11 +43,13 @@ __all__ = [
     "MultiStepDecay",
     "OneCycle",
     "ReduceLROnPlateau",
+    "RewindOnSpike",
     "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
     "ScheduleLR",
     "StepDecay",
+    "TooManyRewindsError",
     "WarmupCosine",
     "WarmupLinear",
     "WarmupStableDecay",
@@ -95,4 +99,5 @@ if TYPE_CHECKING:
     from lightning_lr.checks import ScheduleConflictError
     from lightning_lr.finder import FinderResult, LRFinder, find_lr
     from lightning_lr.param_groups import layerwise_param_groups
+    from lightning_lr.rewind import RewindOnSpike, TooManyRewindsError
     from lightning_lr.schedule_lr import ScheduleLR

@@ -1,0 +1,260 @@
+"""``RewindOnSpike``: a non-finite loss or a loss spike rewinds to the last good state, cuts the LR and runs on."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch.optim import Optimizer
+from typing_extensions import override
+
+from lightning_lr.callbacks import ScheduleCallback
+from lightning_lr.checks import (
+    check_bool,
+    check_open_interval,
+    check_positive_int,
+    check_real,
+    check_state_version,
+)
+from lightning_lr.logging.loss import loss_of
+from lightning_lr.planner.plan import write_value
+from lightning_lr.rewind.snapshot import TrainingSnapshot
+from lightning_lr.spike_rule import SpikeRule
+
+STATE_VERSION = 1
+log = logging.getLogger(__name__)
+
+__all__ = ["RewindOnSpike", "TooManyRewindsError"]
+
+
+class TooManyRewindsError(RuntimeError):
+    """``RewindOnSpike`` rewound ``max_rewinds`` times and the run spiked again."""
+
+
+class RewindOnSpike(Callback):
+    """Rewind to the last good weights and optimizer state on a non-finite loss or a loss spike, cut the LR, go on.
+
+    Every optimizer step's loss (averaged over DDP ranks, so all ranks decide together) goes through a
+    :class:`~lightning_lr.spike_rule.SpikeRule`: the loss :math:`\\ell_t` is high when
+    :math:`\\ell_t > k \\cdot \\operatorname{median}(\\text{last } W \\text{ normal losses})`, and ``patience``
+    high losses in a row are a spike. On a spike, a non-finite loss or (without an AMP gradient scaler, whose
+    skipped steps are its own business) non-finite gradients, the callback
+
+    1. restores the weights, buffers, optimizer states and scaler state of the last good snapshot (taken every
+       ``every_n_steps`` optimizer steps after a normal loss, and at the start of each fit);
+    2. multiplies the LR by ``lr_factor`` for the rest of the run: through
+       :meth:`~lightning_lr.callbacks.ScheduleCallback.cut_lr` of every schedule callback that sets the LR
+       (kept in its checkpoint, as plateau cuts), else directly in the param groups (and the ``base_lrs`` of a
+       scheduler from ``configure_optimizers``). A lone non-finite loss (the steps before it normal, first
+       rewind to that snapshot) is treated as a bad batch: rewound, the LR not cut;
+    3. runs on with the next batch: the batches since the snapshot are not replayed, and the clock is not
+       rewound (``trainer.global_step`` and the schedule run on from the current step; the skipped steps are
+       spent);
+    4. logs ``rewind/count`` and ``rewind/lr_factor`` through ``trainer.loggers`` and a warning line with the step
+       and the reason.
+
+    The rewind after ``max_rewinds`` raises :class:`TooManyRewindsError` after restoring the last good state
+    into the module and the optimizers; the message gives its step (and the file, with ``snapshot_dir``).
+
+    Args:
+        spike_factor: ``k > 1`` of the rule.
+        patience: High losses in a row that make a spike.
+        window: Normal losses in the running median.
+        min_history: Normal losses before a finite loss can be high (non-finite ones count from the start).
+        every_n_steps: Optimizer steps between snapshots.
+        lr_factor: The LR is multiplied by this at each rewind, in ``(0, 1)``.
+        max_rewinds: Rewinds allowed in a run; one more event stops it.
+        check_grads: Also look for non-finite gradients before each optimizer step (one reduction over the
+            gradients per step).
+        snapshot_dir: Keep the snapshot in ``snapshot_dir/rewind-rank<r>.pt`` instead of host memory.
+        max_snapshot_bytes: Host memory a snapshot may take (``None``: no limit); a larger one raises and
+            suggests ``snapshot_dir``.
+
+    Example:
+        >>> from lightning.pytorch import Trainer
+        >>> from lightning_lr import OneCycle, RewindOnSpike
+        >>> trainer = Trainer(max_epochs=3, callbacks=[OneCycle(), RewindOnSpike()], logger=False)
+    """
+
+    def __init__(
+        self,
+        spike_factor: float = 2.0,
+        patience: int = 3,
+        window: int = 50,
+        min_history: int = 10,
+        every_n_steps: int = 50,
+        lr_factor: float = 0.5,
+        max_rewinds: int = 5,
+        check_grads: bool = True,
+        snapshot_dir: str | Path | None = None,
+        max_snapshot_bytes: int | None = 8 * 2**30,
+    ) -> None:
+        if check_real("spike_factor", spike_factor) <= 1.0:
+            raise ValueError(f"`spike_factor` must be > 1 (a spike is above the running level), got {spike_factor!r}.")
+        self.rule = SpikeRule(spike_factor, patience, window, min_history)
+        self.every_n_steps = check_positive_int("every_n_steps", every_n_steps)
+        self.lr_factor = check_open_interval("lr_factor", lr_factor, 0.0, 1.0)
+        self.max_rewinds = check_positive_int("max_rewinds", max_rewinds)
+        self.check_grads = check_bool("check_grads", check_grads)
+        if snapshot_dir is not None and not isinstance(snapshot_dir, (str, Path)):
+            raise TypeError(f"`snapshot_dir` must be a str, a Path or None, got {snapshot_dir!r}.")
+        self.snapshot_dir = None if snapshot_dir is None else Path(snapshot_dir)
+        self.max_snapshot_bytes = (
+            None if max_snapshot_bytes is None else check_positive_int("max_snapshot_bytes", max_snapshot_bytes)
+        )
+        self.rewinds = 0
+        self.lr_scale = 1.0  # product of the LR cuts so far
+        self.events: list[dict[str, Any]] = []  # one per rewind: step, reason, loss, restored step, LR cut
+        self.snapshot: TrainingSnapshot | None = None
+        self._uses = 0  # rewinds to the current snapshot
+        self._seen_step = -1
+        self._bad_grads = False
+        self._warned_no_loss = False
+
+    # ------------------------------------------------------------------ state
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "rewinds": self.rewinds,
+            "lr_scale": self.lr_scale,
+            "events": [dict(e) for e in self.events],
+            "rule": self.rule.state_dict(),
+        }
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        check_state_version(type(self).__name__, state_dict, STATE_VERSION)
+        self.rewinds, self.lr_scale = int(state_dict["rewinds"]), float(state_dict["lr_scale"])
+        self.events = [dict(e) for e in state_dict["events"]]
+        self.rule.load_state_dict(state_dict["rule"])
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._seen_step = trainer.global_step
+        self._take_snapshot(trainer, pl_module)
+
+    @override
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
+    ) -> None:
+        if not self.check_grads or getattr(trainer.precision_plugin, "scaler", None) is not None:
+            return  # the scaler skips steps with inf/NaN gradients itself: not a spike
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads and not bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum())):
+            self._bad_grads = True
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = loss_of(outputs)
+        if loss is None and not self._bad_grads:
+            self._warn_no_loss(trainer)
+            return
+        value, bad_grads = self._decide_together(trainer, pl_module, loss)
+        self._bad_grads = False
+        if bad_grads:
+            self.rule.high_run += 1
+            verdict = "non-finite"
+        else:
+            verdict = self.rule.update(value)
+        stepped, self._seen_step = trainer.global_step != self._seen_step, trainer.global_step
+        if verdict in ("spike", "non-finite"):
+            reason = (
+                "spike"
+                if verdict == "spike"
+                else "non-finite loss"
+                if not math.isfinite(value)
+                else "non-finite gradients"
+            )
+            self._rewind(trainer, pl_module, reason, value, trainer.global_step - 1 if stepped else trainer.global_step)
+        elif verdict == "ok" and stepped and self._snapshot_due(trainer.global_step):
+            self._take_snapshot(trainer, pl_module)
+
+    # ------------------------------------------------------------------ the parts
+    def _decide_together(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor | None
+    ) -> tuple[float, bool]:
+        """The loss averaged over ranks (NaN anywhere is NaN everywhere) and whether any rank saw bad gradients."""
+        local = torch.tensor(
+            [math.nan if loss is None else float(loss), float(self._bad_grads)], device=pl_module.device
+        )
+        if trainer.world_size > 1:
+            local = trainer.strategy.reduce(local, reduce_op="mean")
+        return float(local[0]), bool(local[1] > 0)
+
+    def _snapshot_due(self, step: int) -> bool:
+        return self.snapshot is not None and step - self.snapshot.step >= self.every_n_steps
+
+    def _take_snapshot(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        path = None if self.snapshot_dir is None else self.snapshot_dir / f"rewind-rank{trainer.global_rank}.pt"
+        self.snapshot = TrainingSnapshot(trainer, pl_module, trainer.global_step, path, self.max_snapshot_bytes)
+        self._uses = 0
+
+    def _where(self) -> str:
+        assert self.snapshot is not None
+        where = f"optimizer step {self.snapshot.step}"
+        return where if self.snapshot.path is None else f"{where} (saved in {self.snapshot.path})"
+
+    def _rewind(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str, loss: float, step: int) -> None:
+        """Restore the snapshot, cut the LR (not for a lone non-finite loss), log; ``step``: the offending one."""
+        snapshot = self.snapshot
+        if snapshot is None:  # pragma: no cover - taken in on_train_start
+            return
+        snapshot.restore(trainer, pl_module)
+        if self.rewinds >= self.max_rewinds:
+            raise TooManyRewindsError(
+                f"RewindOnSpike: {reason} at optimizer step {step} (loss {loss:.4g}) after "
+                f"{self.rewinds} rewinds (max_rewinds={self.max_rewinds}). The last good state, of "
+                f"{self._where()}, is back in the module and the optimizers; the LR was cut to x{self.lr_scale:.3g}."
+            )
+        lone = reason.startswith("non-finite") and self.rule.high_run == 1 and self._uses == 0
+        factor = 1.0 if lone else self.lr_factor
+        if not lone:
+            self._cut(trainer, factor)
+        self.rewinds += 1
+        self._uses += 1
+        self.rule.reset_run()
+        self.events.append({"step": step, "reason": reason, "loss": loss, "restored": snapshot.step, "lr_cut": factor})
+        if trainer.is_global_zero:
+            log.warning(
+                "RewindOnSpike: %s at optimizer step %d (loss %.4g): restored step %d, LR x%g (total x%.3g), "
+                "rewind %d of %d",
+                reason, step, loss, snapshot.step, factor, self.lr_scale, self.rewinds, self.max_rewinds,
+            )  # fmt: skip
+        metrics = {"rewind/count": float(self.rewinds), "rewind/lr_factor": self.lr_scale}
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+
+    def _cut(self, trainer: pl.Trainer, factor: float) -> None:
+        """``factor`` times the LR from now on: through the schedule callbacks, else in the groups themselves."""
+        covered: set[int] = set()
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
+            if isinstance(callback, ScheduleCallback) and "lr" in callback.param_keys() and callback.lr_cuts:
+                callback.cut_lr(factor)
+                indices = callback.optimizer_indices
+                covered.update(range(len(trainer.optimizers)) if indices is None else indices)
+        for index, optimizer in enumerate(trainer.optimizers):
+            if index in covered:
+                continue
+            for group in optimizer.param_groups:
+                write_value(group, "lr", float(group["lr"]) * factor)
+            for config in trainer.lr_scheduler_configs:  # a scheduler's base LRs, or a closed form undoes the cut
+                if config.scheduler.optimizer is optimizer and hasattr(config.scheduler, "base_lrs"):
+                    config.scheduler.base_lrs = [b * factor for b in config.scheduler.base_lrs]
+        self.lr_scale *= factor
+
+    def _warn_no_loss(self, trainer: pl.Trainer) -> None:
+        if not self._warned_no_loss and trainer.is_global_zero:
+            log.warning(
+                "RewindOnSpike: `training_step` returned no loss (a tensor or {'loss': tensor}); nothing to watch. "
+                "In manual optimization, return the loss from `training_step`."
+            )
+        self._warned_no_loss = True
