@@ -31,6 +31,17 @@ def test_a_sustained_jump_is_a_spike_after_patience_steps() -> None:
     assert [rule.update(10.0) for _ in range(3)] == ["high", "high", "spike"]
 
 
+def test_one_loss_far_above_the_level_is_an_outlier_at_once() -> None:
+    rule = SpikeRule(factor=2.0, patience=3, outlier_factor=10.0)
+    for x in noisy_training_curve(0, steps=100, sigma=0.1):
+        rule.update(x)
+    level = rule.level
+    assert level is not None
+    assert rule.update(5 * level) == "high"
+    rule.reset_run()
+    assert rule.update(11 * level) == "outlier"
+
+
 def test_high_losses_do_not_raise_the_level() -> None:
     rule = SpikeRule(factor=2.0, patience=100, window=10, min_history=10)
     for _ in range(10):
@@ -66,7 +77,7 @@ def test_state_round_trips() -> None:
 @pytest.mark.parametrize(
     "kwargs, error",
     [({"factor": 1.0}, ValueError), ({"patience": 0}, ValueError), ({"window": 2.0}, TypeError),
-     ({"min_history": 60}, ValueError)],
+     ({"min_history": 60}, ValueError), ({"outlier_factor": 1.5}, ValueError)],
 )  # fmt: skip
 def test_bad_arguments_name_the_parameter(kwargs: dict[str, float], error: type[Exception]) -> None:
     with pytest.raises(error, match=next(iter(kwargs))):

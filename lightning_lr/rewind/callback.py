@@ -27,6 +27,7 @@ from lightning_lr.rewind.snapshot import TrainingSnapshot
 from lightning_lr.spike_rule import SpikeRule
 
 STATE_VERSION = 1
+REASONS = {"spike": "spike", "outlier": "outlier loss", "non-finite": "non-finite gradients"}
 log = logging.getLogger(__name__)
 
 __all__ = ["RewindOnSpike", "TooManyRewindsError"]
@@ -42,16 +43,17 @@ class RewindOnSpike(Callback):
     Every optimizer step's loss (averaged over DDP ranks, so all ranks decide together) goes through a
     :class:`~lightning_lr.spike_rule.SpikeRule`: the loss :math:`\\ell_t` is high when
     :math:`\\ell_t > k \\cdot \\operatorname{median}(\\text{last } W \\text{ normal losses})`, and ``patience``
-    high losses in a row are a spike. On a spike, a non-finite loss or (without an AMP gradient scaler, whose
-    skipped steps are its own business) non-finite gradients, the callback
+    high losses in a row are a spike; one loss above ``outlier_factor`` times the median is an outlier. On a
+    spike, an outlier, a non-finite loss or (without an AMP gradient scaler, whose skipped steps are its own
+    business) non-finite gradients, the callback
 
     1. restores the weights, buffers, optimizer states and scaler state of the last good snapshot (taken every
        ``every_n_steps`` optimizer steps after a normal loss, and at the start of each fit);
     2. multiplies the LR by ``lr_factor`` for the rest of the run: through
        :meth:`~lightning_lr.callbacks.ScheduleCallback.cut_lr` of every schedule callback that sets the LR
        (kept in its checkpoint, as plateau cuts), else directly in the param groups (and the ``base_lrs`` of a
-       scheduler from ``configure_optimizers``). A lone non-finite loss (the steps before it normal, first
-       rewind to that snapshot) is treated as a bad batch: rewound, the LR not cut;
+       scheduler from ``configure_optimizers``). A lone outlier or non-finite loss (the steps before it normal,
+       the first rewind to that snapshot) is treated as a bad batch: rewound, the LR not cut;
     3. runs on with the next batch: the batches since the snapshot are not replayed, and the clock is not
        rewound (``trainer.global_step`` and the schedule run on from the current step; the skipped steps are
        spent);
@@ -66,7 +68,9 @@ class RewindOnSpike(Callback):
         patience: High losses in a row that make a spike.
         window: Normal losses in the running median.
         min_history: Normal losses before a finite loss can be high (non-finite ones count from the start).
-        every_n_steps: Optimizer steps between snapshots.
+        outlier_factor: A single loss above this many times the median is rewound at once (``>= spike_factor``).
+        every_n_steps: Optimizer steps between snapshots; ``None``: 1% of the run, between 10 and 100 (50 when
+            the run's length is unknown).
         lr_factor: The LR is multiplied by this at each rewind, in ``(0, 1)``.
         max_rewinds: Rewinds allowed in a run; one more event stops it.
         check_grads: Also look for non-finite gradients before each optimizer step (one reduction over the
@@ -87,7 +91,8 @@ class RewindOnSpike(Callback):
         patience: int = 3,
         window: int = 50,
         min_history: int = 10,
-        every_n_steps: int = 50,
+        outlier_factor: float = 10.0,
+        every_n_steps: int | None = None,
         lr_factor: float = 0.5,
         max_rewinds: int = 5,
         check_grads: bool = True,
@@ -96,8 +101,9 @@ class RewindOnSpike(Callback):
     ) -> None:
         if check_real("spike_factor", spike_factor) <= 1.0:
             raise ValueError(f"`spike_factor` must be > 1 (a spike is above the running level), got {spike_factor!r}.")
-        self.rule = SpikeRule(spike_factor, patience, window, min_history)
-        self.every_n_steps = check_positive_int("every_n_steps", every_n_steps)
+        self.rule = SpikeRule(spike_factor, patience, window, min_history, outlier_factor)
+        self.every_n_steps = None if every_n_steps is None else check_positive_int("every_n_steps", every_n_steps)
+        self._every = self.every_n_steps or 50
         self.lr_factor = check_open_interval("lr_factor", lr_factor, 0.0, 1.0)
         self.max_rewinds = check_positive_int("max_rewinds", max_rewinds)
         self.check_grads = check_bool("check_grads", check_grads)
@@ -138,6 +144,9 @@ class RewindOnSpike(Callback):
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._seen_step = trainer.global_step
+        if self.every_n_steps is None:
+            total = float(trainer.estimated_stepping_batches)
+            self._every = 50 if not 0 < total < math.inf else min(100, max(10, round(total / 100)))
         self._take_snapshot(trainer, pl_module)
 
     @override
@@ -166,14 +175,8 @@ class RewindOnSpike(Callback):
         else:
             verdict = self.rule.update(value)
         stepped, self._seen_step = trainer.global_step != self._seen_step, trainer.global_step
-        if verdict in ("spike", "non-finite"):
-            reason = (
-                "spike"
-                if verdict == "spike"
-                else "non-finite loss"
-                if not math.isfinite(value)
-                else "non-finite gradients"
-            )
+        if verdict in ("spike", "outlier", "non-finite"):
+            reason = REASONS[verdict] if math.isfinite(value) or verdict != "non-finite" else "non-finite loss"
             self._rewind(trainer, pl_module, reason, value, trainer.global_step - 1 if stepped else trainer.global_step)
         elif verdict == "ok" and stepped and self._snapshot_due(trainer.global_step):
             self._take_snapshot(trainer, pl_module)
@@ -191,7 +194,7 @@ class RewindOnSpike(Callback):
         return float(local[0]), bool(local[1] > 0)
 
     def _snapshot_due(self, step: int) -> bool:
-        return self.snapshot is not None and step - self.snapshot.step >= self.every_n_steps
+        return self.snapshot is not None and step - self.snapshot.step >= self._every
 
     def _take_snapshot(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         path = None if self.snapshot_dir is None else self.snapshot_dir / f"rewind-rank{trainer.global_rank}.pt"
@@ -204,7 +207,8 @@ class RewindOnSpike(Callback):
         return where if self.snapshot.path is None else f"{where} (saved in {self.snapshot.path})"
 
     def _rewind(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str, loss: float, step: int) -> None:
-        """Restore the snapshot, cut the LR (not for a lone non-finite loss), log; ``step``: the offending one."""
+        """Restore the snapshot, cut the LR (not for a lone outlier or non-finite loss), log; ``step``: the
+        offending one."""
         snapshot = self.snapshot
         if snapshot is None:  # pragma: no cover - taken in on_train_start
             return
@@ -215,7 +219,7 @@ class RewindOnSpike(Callback):
                 f"{self.rewinds} rewinds (max_rewinds={self.max_rewinds}). The last good state, of "
                 f"{self._where()}, is back in the module and the optimizers; the LR was cut to x{self.lr_scale:.3g}."
             )
-        lone = reason.startswith("non-finite") and self.rule.high_run == 1 and self._uses == 0
+        lone = reason != "spike" and self.rule.high_run == 1 and self._uses == 0
         factor = 1.0 if lone else self.lr_factor
         if not lone:
             self._cut(trainer, factor)
