@@ -258,3 +258,36 @@ def test_the_rewind_is_logged_on_one_line(tmp_path: Path, caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING, logger="lightning_lr.rewind.callback"):
         fit(Poisoned({20: "nan"}), tmp_path, rewind())
     assert "non-finite loss at optimizer step 20 (loss nan): restored step 20, LR x1" in caplog.text
+
+
+def test_bf16_mixed_precision_a_nan_batch_is_rewound(tmp_path: Path) -> None:
+    watch = rewind()
+    model = Poisoned({20: "nan"})
+    fit(model, tmp_path, watch, precision="bf16-mixed")
+    assert [e["reason"] for e in watch.events] == ["non-finite loss"]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class ManualPoisoned(Poisoned):
+    """The same run in manual optimization: ``training_step`` steps the optimizer and returns the loss."""
+
+    def __init__(self, poison: dict[int, str]) -> None:
+        super().__init__(poison)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        loss = super().training_step(batch, batch_idx)
+        optimizer.zero_grad()  # type: ignore[union-attr]
+        self.manual_backward(loss)
+        optimizer.step()  # type: ignore[union-attr]
+        return loss.detach()
+
+
+def test_manual_optimization_a_nan_batch_is_rewound(tmp_path: Path) -> None:
+    watch = rewind()
+    weights = Weights()
+    model = ManualPoisoned({20: "nan"})
+    fit(model, tmp_path, weights, watch)
+    assert [(e["step"], e["reason"], e["restored"]) for e in watch.events] == [(20, "non-finite loss", 20)]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
