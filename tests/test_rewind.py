@@ -157,14 +157,18 @@ def test_a_spike_rewinds_cuts_the_lr_for_good_and_the_schedule_clock_runs_on(tmp
     assert float(nn.functional.mse_loss(model.net(x), y).detach()) < 0.1
 
 
-def test_an_outlier_batch_is_rewound_at_once_without_an_lr_cut(tmp_path: Path) -> None:
-    watch = rewind()
+@pytest.mark.parametrize(
+    "check_grads, reason",
+    [(True, "outlier gradients"), (False, "outlier loss")],
+    ids=["at-the-gradient", "at-the-loss"],
+)
+def test_an_outlier_batch_is_dropped_at_once_without_an_lr_cut(tmp_path: Path, check_grads: bool, reason: str) -> None:
+    """Seen at the gradient: the step is skipped (nothing to restore); seen at the loss: rewound to the snapshot."""
+    watch = rewind(check_grads=check_grads)
     weights, after = Weights(), AfterRewind(watch)
     model = Poisoned({20: "big"})
     fit(model, tmp_path, weights, watch, after)
-    assert [(e["step"], e["reason"], e["restored"], e["lr_cut"]) for e in watch.events] == [
-        (20, "outlier loss", 20, 1.0)
-    ]
+    assert [(e["step"], e["reason"], e["restored"], e["lr_cut"]) for e in watch.events] == [(20, reason, 20, 1.0)]
     assert same(after.weights[0], weights.at[20]) and model.lrs == [0.1] * STEPS
 
 

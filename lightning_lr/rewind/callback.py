@@ -102,6 +102,8 @@ class RewindOnSpike(Callback):
         if check_real("spike_factor", spike_factor) <= 1.0:
             raise ValueError(f"`spike_factor` must be > 1 (a spike is above the running level), got {spike_factor!r}.")
         self.rule = SpikeRule(spike_factor, patience, window, min_history, outlier_factor)
+        # the gradient norm of every optimizer step: one above outlier_factor x its median is an outlier at once
+        self.grad_rule = SpikeRule(self.rule.outlier_factor, 1, window, min_history, self.rule.outlier_factor)
         self.every_n_steps = None if every_n_steps is None else check_positive_int("every_n_steps", every_n_steps)
         self._every = self.every_n_steps or 50
         self.lr_factor = check_open_interval("lr_factor", lr_factor, 0.0, 1.0)
@@ -119,7 +121,7 @@ class RewindOnSpike(Callback):
         self.snapshot: TrainingSnapshot | None = None
         self._uses = 0  # rewinds to the current snapshot
         self._seen_step = -1
-        self._bad_grads = False
+        self._bad_grads: str | None = None  # why this step's gradients were dropped (the step skipped)
         self._warned_no_loss = False
 
     # ------------------------------------------------------------------ state
@@ -131,6 +133,7 @@ class RewindOnSpike(Callback):
             "lr_scale": self.lr_scale,
             "events": [dict(e) for e in self.events],
             "rule": self.rule.state_dict(),
+            "grad_rule": self.grad_rule.state_dict(),
         }
 
     @override
@@ -139,6 +142,7 @@ class RewindOnSpike(Callback):
         self.rewinds, self.lr_scale = int(state_dict["rewinds"]), float(state_dict["lr_scale"])
         self.events = [dict(e) for e in state_dict["events"]]
         self.rule.load_state_dict(state_dict["rule"])
+        self.grad_rule.load_state_dict(state_dict["grad_rule"])
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -155,40 +159,49 @@ class RewindOnSpike(Callback):
     ) -> None:
         if not self.check_grads or getattr(trainer.precision_plugin, "scaler", None) is not None:
             return  # the scaler skips steps with inf/NaN gradients itself: not a spike
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if grads and not bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum())):
-            self._bad_grads = True
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norms = [torch.linalg.vector_norm(p.grad) for p in params]  # type: ignore[arg-type]
+        if not norms:
+            return
+        total = float(torch.linalg.vector_norm(torch.stack(norms)))
+        if not math.isfinite(total):
+            self._bad_grads = "non-finite gradients"
+        elif self.grad_rule.update(total) != "ok":
+            self._bad_grads = "outlier gradients"
+            self.grad_rule.reset_run()
+        if self._bad_grads is not None:
+            for p in params:  # torch's optimizers leave a parameter without a gradient alone: the step is skipped
+                p.grad = None
 
     @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = loss_of(outputs)
-        if loss is None and not self._bad_grads:
+        if loss is None and self._bad_grads is None:
             self._warn_no_loss(trainer)
             return
-        value, bad_grads = self._decide_together(trainer, pl_module, loss)
-        self._bad_grads = False
-        if bad_grads:
+        grad_reason, self._bad_grads = self._bad_grads, None
+        value, bad_grads = self._decide_together(trainer, pl_module, loss, grad_reason is not None)
+        if bad_grads:  # the step was skipped; its loss does not enter the level
             self.rule.high_run += 1
-            verdict = "non-finite"
+            verdict: str = "non-finite"
         else:
             verdict = self.rule.update(value)
         stepped, self._seen_step = trainer.global_step != self._seen_step, trainer.global_step
         if verdict in ("spike", "outlier", "non-finite"):
-            reason = REASONS[verdict] if math.isfinite(value) or verdict != "non-finite" else "non-finite loss"
-            self._rewind(trainer, pl_module, reason, value, trainer.global_step - 1 if stepped else trainer.global_step)
+            reason = "non-finite loss" if not math.isfinite(value) else grad_reason or REASONS[verdict]
+            step = trainer.global_step - 1 if stepped else trainer.global_step
+            self._rewind(trainer, pl_module, reason, value, step, skipped=bad_grads)
         elif verdict == "ok" and stepped and self._snapshot_due(trainer.global_step):
             self._take_snapshot(trainer, pl_module)
 
     # ------------------------------------------------------------------ the parts
     def _decide_together(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor | None
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor | None, skipped: bool
     ) -> tuple[float, bool]:
         """The loss averaged over ranks (NaN anywhere is NaN everywhere) and whether any rank saw bad gradients."""
-        local = torch.tensor(
-            [math.nan if loss is None else float(loss), float(self._bad_grads)], device=pl_module.device
-        )
+        local = torch.tensor([math.nan if loss is None else float(loss), float(skipped)], device=pl_module.device)
         if trainer.world_size > 1:
             local = trainer.strategy.reduce(local, reduce_op="mean")
         return float(local[0]), bool(local[1] > 0)
@@ -206,32 +219,37 @@ class RewindOnSpike(Callback):
         where = f"optimizer step {self.snapshot.step}"
         return where if self.snapshot.path is None else f"{where} (saved in {self.snapshot.path})"
 
-    def _rewind(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str, loss: float, step: int) -> None:
+    def _rewind(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, reason: str, loss: float, step: int, skipped: bool
+    ) -> None:
         """Restore the snapshot, cut the LR (not for a lone outlier or non-finite loss), log; ``step``: the
-        offending one."""
+        offending one. A lone step whose non-finite gradients were dropped (``skipped``) changed nothing: it
+        is only recorded (restored: ``step`` itself)."""
         snapshot = self.snapshot
         if snapshot is None:  # pragma: no cover - taken in on_train_start
             return
-        snapshot.restore(trainer, pl_module)
+        lone = reason != "spike" and self.rule.high_run == 1 and (skipped or self._uses == 0)
+        if self.rewinds >= self.max_rewinds or not (lone and skipped):
+            snapshot.restore(trainer, pl_module)
         if self.rewinds >= self.max_rewinds:
             raise TooManyRewindsError(
                 f"RewindOnSpike: {reason} at optimizer step {step} (loss {loss:.4g}) after "
                 f"{self.rewinds} rewinds (max_rewinds={self.max_rewinds}). The last good state, of "
                 f"{self._where()}, is back in the module and the optimizers; the LR was cut to x{self.lr_scale:.3g}."
             )
-        lone = reason != "spike" and self.rule.high_run == 1 and self._uses == 0
         factor = 1.0 if lone else self.lr_factor
         if not lone:
             self._cut(trainer, factor)
+        restored = step if lone and skipped else snapshot.step
         self.rewinds += 1
-        self._uses += 1
+        self._uses += restored == snapshot.step
         self.rule.reset_run()
-        self.events.append({"step": step, "reason": reason, "loss": loss, "restored": snapshot.step, "lr_cut": factor})
+        self.events.append({"step": step, "reason": reason, "loss": loss, "restored": restored, "lr_cut": factor})
         if trainer.is_global_zero:
             log.warning(
                 "RewindOnSpike: %s at optimizer step %d (loss %.4g): restored step %d, LR x%g (total x%.3g), "
                 "rewind %d of %d",
-                reason, step, loss, snapshot.step, factor, self.lr_scale, self.rewinds, self.max_rewinds,
+                reason, step, loss, restored, factor, self.lr_scale, self.rewinds, self.max_rewinds,
             )  # fmt: skip
         metrics = {"rewind/count": float(self.rewinds), "rewind/lr_factor": self.lr_scale}
         for logger in trainer.loggers:
