@@ -10,9 +10,10 @@ Tasks: MNIST-1D 1-D CNN (SGD momentum 0.9, batch 64, 4 epochs) and GRU (Adam, ba
   NaN inputs at 50%).
 
 A run **diverged** when its last epoch's median training loss is not finite or not below its first step's
-loss (it ended no better than it started). Reported per arm: diverged seeds, mean test accuracy, rewinds,
-and extra steps (optimizer steps whose progress a rewind threw away: from the restored snapshot to the
-offending step).
+loss (it ended no better than it started), or when ``RewindOnSpike`` stopped it (``TooManyRewindsError``).
+Reported per arm: diverged seeds, mean test accuracy, rewinds (a skipped step counts as one), extra steps
+(optimizer steps whose progress was thrown away: from the restored snapshot to the offending step, or the
+one skipped step).
 
 Run from the repository root::
 
@@ -50,7 +51,7 @@ from benchmarks.harness import (
     write_results,
 )
 from benchmarks.harness.five_tasks import TASKS
-from lightning_lr import OneCycle, RewindOnSpike
+from lightning_lr import OneCycle, RewindOnSpike, TooManyRewindsError
 
 CNN, GRU = TASKS[3], TASKS[4]
 GOOD_LR = {CNN.name: 0.05, GRU.name: 0.05}  # constant LRs that train well in the budget (clean, corrupted)
@@ -92,9 +93,13 @@ def one_run(task: Task, scenario: str, arm: str, seed: int) -> dict[str, Any]:
     extra = ARMS[arm]()
     callbacks = [losses, *([OneCycle()] if scenario == "too high" else []), *extra]
     trainer = quiet_trainer(task.epochs, callbacks)
-    trainer.fit(module)
+    try:
+        trainer.fit(module)
+        stopped = False
+    except TooManyRewindsError:  # a run it stops counts as diverged
+        stopped = True
     last = losses.train_losses[-1]
-    final = statistics.median(last)  # the median: a corrupt batch's own loss does not count
+    final = math.nan if stopped else statistics.median(last)  # the median: a corrupt batch's own loss is out
     first = losses.train_losses[0][0]
     events = [e for c in extra if isinstance(c, RewindOnSpike) for e in c.events]
     return {
@@ -102,6 +107,7 @@ def one_run(task: Task, scenario: str, arm: str, seed: int) -> dict[str, Any]:
         "accuracy": task.score(module) if math.isfinite(final) else 0.0,
         "final_train_loss": final,
         "diverged": not (math.isfinite(final) and final < first),
+        "stopped": stopped,
         "rewinds": len(events),
         "extra_steps": sum(e["step"] + 1 - e["restored"] for e in events),
         "events": [{k: (v if k != "loss" or math.isfinite(v) else str(v)) for k, v in e.items()} for e in events],

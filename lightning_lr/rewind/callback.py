@@ -228,7 +228,8 @@ class RewindOnSpike(Callback):
         snapshot = self.snapshot
         if snapshot is None:  # pragma: no cover - taken in on_train_start
             return
-        lone = reason != "spike" and self.rule.high_run == 1 and (skipped or self._uses == 0)
+        recent = bool(self.events) and step - int(self.events[-1]["step"]) <= self._every  # trouble came back
+        lone = reason != "spike" and self.rule.high_run == 1 and (skipped or self._uses == 0) and not recent
         if self.rewinds >= self.max_rewinds or not (lone and skipped):
             snapshot.restore(trainer, pl_module)
         if self.rewinds >= self.max_rewinds:
