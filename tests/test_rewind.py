@@ -85,7 +85,10 @@ def fit(
     return trainer
 
 
-SPIKE_ONLY = {"outlier_factor": 1e12}  # the corrupt batch's own loss is not rewound at once: a spike follows
+SPIKE_ONLY = {
+    "outlier_factor": 1e12,
+    "grad_outlier_factor": 1e12,
+}  # the corrupt batch's own loss is not rewound at once: a spike follows
 
 
 def rewind(**options: Any) -> RewindOnSpike:
@@ -251,7 +254,8 @@ def test_a_snapshot_over_the_memory_budget_asks_for_a_folder(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "name, value, error",
     [("lr_factor", 1.0, ValueError), ("spike_factor", 1.0, ValueError), ("max_rewinds", 0, ValueError),
-     ("every_n_steps", 2.5, TypeError), ("snapshot_dir", 3, TypeError), ("check_grads", "yes", TypeError)],
+     ("every_n_steps", 2.5, TypeError), ("snapshot_dir", 3, TypeError), ("check_grads", "yes", TypeError),
+     ("grad_outlier_factor", 0.5, ValueError)],
 )  # fmt: skip
 def test_bad_arguments_are_refused_by_name(name: str, value: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match=name):
