@@ -73,7 +73,9 @@ class RewindOnSpike(Callback):
         min_history: Normal losses before a finite loss can be high (non-finite ones count from the start).
         outlier_factor: A single loss above this many times the median is rewound at once (``>= spike_factor``).
         grad_outlier_factor: A step whose gradient norm is above this many times the median of recent steps'
-            norms is skipped (measured: clean GRU steps reach 11.5x, a CNN batch of inputs x 1e4 1e4x and more).
+            norms is skipped (measured: clean GRU steps reach 11.5x, a CNN batch of inputs x 1e4 1e4x and more);
+            ``patience`` gradient norms in a row above ``outlier_factor`` times it are a gradient spike (skipped,
+            rewound, the LR cut).
         every_n_steps: Optimizer steps between snapshots; ``None``: 1% of the run, between 10 and 100 (50 when
             the run's length is unknown).
         lr_factor: The LR is multiplied by this at each rewind, in ``(0, 1)``.
@@ -111,7 +113,8 @@ class RewindOnSpike(Callback):
         # the gradient norm of every optimizer step: one above grad_outlier_factor x its median is an outlier
         if check_real("grad_outlier_factor", grad_outlier_factor) <= 1.0:
             raise ValueError(f"`grad_outlier_factor` must be > 1, got {grad_outlier_factor!r}.")
-        self.grad_rule = SpikeRule(grad_outlier_factor, 1, window, min_history, grad_outlier_factor)
+        # (above outlier_factor x the median for `patience` steps in a row: a gradient spike)
+        self.grad_rule = SpikeRule(self.rule.outlier_factor, patience, window, min_history, grad_outlier_factor)
         self.every_n_steps = None if every_n_steps is None else check_positive_int("every_n_steps", every_n_steps)
         self._every = self.every_n_steps or 50
         self.lr_factor = check_open_interval("lr_factor", lr_factor, 0.0, 1.0)
@@ -174,9 +177,11 @@ class RewindOnSpike(Callback):
         total = float(torch.linalg.vector_norm(torch.stack(norms)))
         if not math.isfinite(total):
             self._bad_grads = "non-finite gradients"
-        elif self.grad_rule.update(total) != "ok":
-            self._bad_grads = "outlier gradients"
-            self.grad_rule.reset_run()
+        else:
+            verdict = self.grad_rule.update(total)
+            if verdict in ("outlier", "spike"):
+                self._bad_grads = "outlier gradients" if verdict == "outlier" else "gradient spike"
+                self.grad_rule.reset_run()
         if self._bad_grads is not None:
             for p in params:  # torch's optimizers leave a parameter without a gradient alone: the step is skipped
                 p.grad = None
@@ -237,7 +242,7 @@ class RewindOnSpike(Callback):
         if snapshot is None:  # pragma: no cover - taken in on_train_start
             return
         recent = bool(self.events) and step - int(self.events[-1]["step"]) <= self._every  # trouble came back
-        lone = reason != "spike" and self.rule.high_run == 1 and (skipped or self._uses == 0) and not recent
+        lone = not reason.endswith("spike") and self.rule.high_run == 1 and (skipped or self._uses == 0) and not recent
         if self.rewinds >= self.max_rewinds or not (lone and skipped):
             snapshot.restore(trainer, pl_module)
         if self.rewinds >= self.max_rewinds:
@@ -253,6 +258,7 @@ class RewindOnSpike(Callback):
         self.rewinds += 1
         self._uses += restored == snapshot.step
         self.rule.reset_run()
+        self.grad_rule.reset_run()
         self.events.append({"step": step, "reason": reason, "loss": loss, "restored": restored, "lr_cut": factor})
         if trainer.is_global_zero:
             log.warning(
