@@ -59,7 +59,7 @@ TOO_HIGH = {CNN.name: 1.0, GRU.name: 1.0}  # OneCycle peaks where plain training
 ARMS: dict[str, Callable[[], list[Callback]]] = {
     "plain": list,
     "RewindOnSpike()": lambda: [RewindOnSpike()],
-    "RewindOnSpike(spike_factor=1.5)": lambda: [RewindOnSpike(spike_factor=1.5)],
+    "RewindOnSpike(lr_factor=0.25)": lambda: [RewindOnSpike(lr_factor=0.25)],
 }
 
 

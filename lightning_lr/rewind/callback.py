@@ -102,7 +102,7 @@ class RewindOnSpike(Callback):
         grad_outlier_factor: float = 100.0,
         every_n_steps: int | None = None,
         lr_factor: float = 0.5,
-        max_rewinds: int = 5,
+        max_rewinds: int = 10,
         check_grads: bool = True,
         snapshot_dir: str | Path | None = None,
         max_snapshot_bytes: int | None = 8 * 2**30,
@@ -245,6 +245,9 @@ class RewindOnSpike(Callback):
         lone = not reason.endswith("spike") and self.rule.high_run == 1 and (skipped or self._uses == 0) and not recent
         if self.rewinds >= self.max_rewinds or not (lone and skipped):
             snapshot.restore(trainer, pl_module)
+            # the gradient level is learnt again from the restored state: with the window of before, whose norms
+            # the state had outgrown (norms grow as a model leaves its initialization), every step was an outlier
+            self.grad_rule.history.clear()
         if self.rewinds >= self.max_rewinds:
             raise TooManyRewindsError(
                 f"RewindOnSpike: {reason} at optimizer step {step} (loss {loss:.4g}) after "
