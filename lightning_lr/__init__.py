@@ -26,6 +26,8 @@ _ELSEWHERE = {  # every other public name lives in lightning_lr.callbacks
     "ScheduleLR": "lightning_lr.schedule_lr",
     "ScheduleFree": "lightning_lr.schedule_free",
     "layerwise_param_groups": "lightning_lr.param_groups",
+    "RewindOnSpike": "lightning_lr.rewind",
+    "TooManyRewindsError": "lightning_lr.rewind",
 }
 _SUBPACKAGES = ("finder", "planner", "schedules")
 _deprecated = moved(__name__, {"PlateauState": "lightning_lr.callbacks.plateau"})
@@ -43,12 +45,14 @@ __all__ = [
     "MultiStepDecay",
     "OneCycle",
     "ReduceLROnPlateau",
+    "RewindOnSpike",
     "ScaleLR",
     "ScheduleCallback",
     "ScheduleConflictError",
     "ScheduleFree",
     "ScheduleLR",
     "StepDecay",
+    "TooManyRewindsError",
     "WarmupCosine",
     "WarmupLinear",
     "WarmupStableDecay",
@@ -99,5 +103,6 @@ if TYPE_CHECKING:
     from lightning_lr.checks import ScheduleConflictError
     from lightning_lr.finder import FinderResult, LRFinder, find_lr
     from lightning_lr.param_groups import layerwise_param_groups
+    from lightning_lr.rewind import RewindOnSpike, TooManyRewindsError
     from lightning_lr.schedule_free import ScheduleFree
     from lightning_lr.schedule_lr import ScheduleLR

@@ -17,7 +17,7 @@ PACKAGE = Path(lightning_lr.__file__).resolve().parent
 
 # The layers, lowest first; a module may import lightning_lr modules of its own layer or a lower one.
 LAYERS: list[tuple[str, ...]] = [
-    ("lightning_lr.checks", "lightning_lr.deprecation", "lightning_lr.optimizers"),
+    ("lightning_lr.checks", "lightning_lr.deprecation", "lightning_lr.optimizers", "lightning_lr.spike_rule"),
     ("lightning_lr.schedules",),
     ("lightning_lr.planner",),
     (
@@ -31,11 +31,13 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("lightning_lr.preview", "lightning_lr.finder"),
     ("lightning_lr.callbacks", "lightning_lr.schedule_free"),
+    ("lightning_lr.rewind",),
     ("lightning_lr.__main__", "lightning_lr"),
 ]
 LIGHTNING_FREE = (
     "lightning_lr.checks",
     "lightning_lr.optimizers",
+    "lightning_lr.spike_rule",
     "lightning_lr.schedules",
     "lightning_lr.planner",
     "lightning_lr.schedule_lr",

@@ -32,7 +32,8 @@ from torch.optim import Optimizer
 from lightning_lr.random_state import RandomState
 
 
-def _host_copy(tensor: torch.Tensor) -> torch.Tensor:
+def host_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A detached copy in host memory."""
     return tensor.detach().to("cpu", copy=True)
 
 
@@ -49,7 +50,7 @@ class _Attributes:
                 continue
             self.saved[name] = value
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
-                self.contents[name] = _host_copy(value)
+                self.contents[name] = host_copy(value)
             elif isinstance(value, (list, dict, set)):
                 self.contents[name] = copy.copy(value)
 
@@ -80,10 +81,10 @@ class _Tensors:
 
     def __init__(self, module: nn.Module) -> None:
         self.params = [
-            (p, _host_copy(p), p.requires_grad, None if p.grad is None else _host_copy(p.grad))
+            (p, host_copy(p), p.requires_grad, None if p.grad is None else host_copy(p.grad))
             for p in module.parameters()
         ]
-        self.buffers = [(b, _host_copy(b)) for b in module.buffers()]
+        self.buffers = [(b, host_copy(b)) for b in module.buffers()]
 
     def restore(self) -> None:
         with torch.no_grad():
@@ -95,22 +96,26 @@ class _Tensors:
                 b.copy_(value)
 
 
-class _SavedTensor(NamedTuple):
+class SavedTensor(NamedTuple):
+    """A host copy of an optimizer-state tensor and the device it goes back to."""
+
     value: torch.Tensor
     device: torch.device
 
 
-def _save_state(state: dict[str, Any]) -> dict[str, Any]:
+def save_state(state: dict[str, Any]) -> dict[str, Any]:
+    """One parameter's optimizer state in host memory (tensors copied, the rest deep-copied); :func:`load_state`
+    gives it back on the original devices. Shared with :mod:`lightning_lr.rewind`."""
     return {
-        k: _SavedTensor(_host_copy(v), v.device) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        k: SavedTensor(host_copy(v), v.device) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
         for k, v in state.items()
     }
 
 
-def _load_state(saved: dict[str, Any]) -> dict[str, Any]:
+def load_state(saved: dict[str, Any]) -> dict[str, Any]:
+    """A fresh copy of what :func:`save_state` saved, on the original devices."""
     return {
-        k: v.value.to(v.device, copy=True) if isinstance(v, _SavedTensor) else copy.deepcopy(v)
-        for k, v in saved.items()
+        k: v.value.to(v.device, copy=True) if isinstance(v, SavedTensor) else copy.deepcopy(v) for k, v in saved.items()
     }
 
 
@@ -134,7 +139,7 @@ class _OptimizerState:
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
-        self.state = {p: _save_state(s) for p, s in optimizer.state.items()}
+        self.state = {p: save_state(s) for p, s in optimizer.state.items()}
         self.group_list = list(optimizer.param_groups)
         self.groups = [(g, {k: (v, copy.deepcopy(v)) for k, v in g.items() if k != "params"}) for g in self.group_list]
         self.attributes = _Attributes(optimizer, skip=("state", "param_groups"))
@@ -149,7 +154,7 @@ class _OptimizerState:
             group.update({k: _put_back(original, saved) for k, (original, saved) in values.items()})
         opt.state.clear()
         for p, saved in self.state.items():
-            opt.state[p] = _load_state(saved)
+            opt.state[p] = load_state(saved)
         self.attributes.restore()
 
 

@@ -1,0 +1,84 @@
+"""The pure spike rule: noise stays quiet, a sustained jump is a spike, a non-finite loss is reported at once."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from lightning_lr.spike_rule import SpikeRule
+
+
+def noisy_training_curve(seed: int, steps: int = 5000, sigma: float = 0.3) -> list[float]:
+    """A decreasing loss with multiplicative log-normal batch noise (about 1% of batches above 2x the median)."""
+    rng = random.Random(seed)
+    return [(0.05 + 2.0 * math.exp(-t / 500)) * math.exp(rng.gauss(0.0, sigma)) for t in range(steps)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_batch_noise_never_fires_the_default_rule(seed: int) -> None:
+    rule = SpikeRule()
+    verdicts = [rule.update(x) for x in noisy_training_curve(seed)]
+    assert "spike" not in verdicts
+    assert "high" in verdicts  # single noisy batches are above the line; patience is what keeps them quiet
+
+
+def test_a_sustained_jump_is_a_spike_after_patience_steps() -> None:
+    rule = SpikeRule(factor=2.0, patience=3)
+    for x in noisy_training_curve(0, steps=200, sigma=0.1):
+        assert rule.update(x) == "ok"
+    assert [rule.update(10.0) for _ in range(3)] == ["high", "high", "spike"]
+
+
+def test_one_loss_far_above_the_level_is_an_outlier_at_once() -> None:
+    rule = SpikeRule(factor=2.0, patience=3, outlier_factor=10.0)
+    for x in noisy_training_curve(0, steps=100, sigma=0.1):
+        rule.update(x)
+    level = rule.level
+    assert level is not None
+    assert rule.update(5 * level) == "high"
+    rule.reset_run()
+    assert rule.update(11 * level) == "outlier"
+
+
+def test_high_losses_do_not_raise_the_level() -> None:
+    rule = SpikeRule(factor=2.0, patience=100, window=10, min_history=10)
+    for _ in range(10):
+        rule.update(1.0)
+    for _ in range(50):
+        assert rule.update(5.0) == "high"
+    assert rule.level == 1.0 and rule.threshold() == 2.0
+
+
+def test_non_finite_is_reported_at_once_even_without_history() -> None:
+    rule = SpikeRule()
+    assert rule.update(float("inf")) == "non-finite"
+    assert rule.update(1e9) == "ok"  # too little history to call a finite loss high
+
+
+def test_a_negative_loss_uses_the_distance_from_the_level() -> None:
+    rule = SpikeRule(factor=2.0, patience=1, window=5, min_history=5)
+    for _ in range(5):
+        rule.update(-2.0)
+    assert rule.threshold() == 0.0
+    assert rule.update(-0.5) == "ok" and rule.update(0.5) == "spike"
+
+
+def test_state_round_trips() -> None:
+    rule = SpikeRule(window=5, min_history=2)
+    for x in (1.0, 2.0, 3.0, 100.0):
+        rule.update(x)
+    again = SpikeRule(window=5, min_history=2)
+    again.load_state_dict(rule.state_dict())
+    assert again.level == rule.level and again.high_run == rule.high_run == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [({"factor": 1.0}, ValueError), ({"patience": 0}, ValueError), ({"window": 2.0}, TypeError),
+     ({"min_history": 60}, ValueError), ({"outlier_factor": 1.5}, ValueError)],
+)  # fmt: skip
+def test_bad_arguments_name_the_parameter(kwargs: dict[str, float], error: type[Exception]) -> None:
+    with pytest.raises(error, match=next(iter(kwargs))):
+        SpikeRule(**kwargs)  # type: ignore[arg-type]
