@@ -292,7 +292,7 @@ def test_a_snapshot_over_the_memory_budget_asks_for_a_folder(tmp_path: Path) -> 
     "name, value, error",
     [("lr_factor", 1.0, ValueError), ("spike_factor", 1.0, ValueError), ("max_rewinds", 0, ValueError),
      ("every_n_steps", 2.5, TypeError), ("snapshot_dir", 3, TypeError), ("check_grads", "yes", TypeError),
-     ("grad_outlier_factor", 0.5, ValueError)],
+     ("grad_outlier_factor", 0.5, ValueError), ("progress", 0.0, ValueError), ("progress", "x", TypeError)],
 )  # fmt: skip
 def test_bad_arguments_are_refused_by_name(name: str, value: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match=name):
