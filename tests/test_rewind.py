@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_lr import CosineAnnealing, RewindOnSpike, TooManyRewindsError
+from lightning_lr import CosineAnnealing, OneCycle, RewindOnSpike, TooManyRewindsError
 
 STEPS = 40
 
@@ -187,6 +187,43 @@ def test_a_clean_run_is_unchanged_bit_for_bit(tmp_path: Path) -> None:
         assert lrs == runs[0][0] and same(weights, runs[0][1])
 
 
+class Bounded(Poisoned):
+    """A bounded loss, ``mse / (1 + mse)``: a run that blows up goes back to about its start (as a classifier to
+    chance level) instead of spiking."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        mse = nn.functional.mse_loss(self.net(x), y)
+        return mse / (1 + mse)
+
+
+def final_loss(model: pl.LightningModule) -> float:
+    x, y = data().tensors
+    mse = float(nn.functional.mse_loss(model.net(x), y).detach())
+    return mse / (1 + mse)
+
+
+def test_a_run_that_loses_its_progress_is_rewound_and_its_lr_cut(tmp_path: Path) -> None:
+    """OneCycle to a peak LR of 3: the loss falls from 0.9 to 0.3, then the weights blow up and it sits at 1.0;
+    never twice its level, so no spike. Lost progress: rewound to a state from before, the LR halved, saved."""
+    torch.manual_seed(0)
+    plain = Bounded(lr=3.0)
+    fit(plain, tmp_path, OneCycle(), max_epochs=2)
+    assert final_loss(plain) > 0.9
+    torch.manual_seed(0)
+    watch = RewindOnSpike(window=10, min_history=5, every_n_steps=5)
+    saved = Bounded(lr=3.0)
+    fit(saved, tmp_path, OneCycle(), watch, max_epochs=2)
+    assert [e["reason"] for e in watch.events] == ["lost progress"] and watch.lr_scale == 0.5
+    assert watch.events[0]["restored"] < watch.events[0]["step"] - 5  # a state from before the loss went back up
+    assert final_loss(saved) < 0.1
+    torch.manual_seed(0)
+    fine = Bounded(lr=1.0)  # the same task at a peak LR that trains: the loss rises back to 0.9 at times, no event
+    quiet = RewindOnSpike(window=10, min_history=5, every_n_steps=5)
+    fit(fine, tmp_path, OneCycle(), quiet, max_epochs=2)
+    assert quiet.events == [] and final_loss(fine) < 0.1
+
+
 def test_the_lr_cut_survives_a_checkpoint_resume(tmp_path: Path) -> None:
     from lightning_lr import StepDecay
 
@@ -255,7 +292,7 @@ def test_a_snapshot_over_the_memory_budget_asks_for_a_folder(tmp_path: Path) -> 
     "name, value, error",
     [("lr_factor", 1.0, ValueError), ("spike_factor", 1.0, ValueError), ("max_rewinds", 0, ValueError),
      ("every_n_steps", 2.5, TypeError), ("snapshot_dir", 3, TypeError), ("check_grads", "yes", TypeError),
-     ("grad_outlier_factor", 0.5, ValueError)],
+     ("grad_outlier_factor", 0.5, ValueError), ("progress", 0.0, ValueError), ("progress", "x", TypeError)],
 )  # fmt: skip
 def test_bad_arguments_are_refused_by_name(name: str, value: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match=name):

@@ -20,7 +20,7 @@ def noisy_training_curve(seed: int, steps: int = 5000, sigma: float = 0.3) -> li
 def test_batch_noise_never_fires_the_default_rule(seed: int) -> None:
     rule = SpikeRule()
     verdicts = [rule.update(x) for x in noisy_training_curve(seed)]
-    assert "spike" not in verdicts
+    assert "spike" not in verdicts and "regress" not in verdicts
     assert "high" in verdicts  # single noisy batches are above the line; patience is what keeps them quiet
 
 
@@ -72,13 +72,55 @@ def test_state_round_trips() -> None:
     again = SpikeRule(window=5, min_history=2)
     again.load_state_dict(rule.state_dict())
     assert again.level == rule.level and again.high_run == rule.high_run == 1
+    assert (again.start, again.best) == (rule.start, rule.best) == (1.5, 1.5)
 
 
 @pytest.mark.parametrize(
     "kwargs, error",
     [({"factor": 1.0}, ValueError), ({"patience": 0}, ValueError), ({"window": 2.0}, TypeError),
-     ({"min_history": 60}, ValueError), ({"outlier_factor": 1.5}, ValueError)],
+     ({"min_history": 60}, ValueError), ({"outlier_factor": 1.5}, ValueError), ({"progress": 1.0}, ValueError)],
 )  # fmt: skip
 def test_bad_arguments_name_the_parameter(kwargs: dict[str, float], error: type[Exception]) -> None:
     with pytest.raises(error, match=next(iter(kwargs))):
         SpikeRule(**kwargs)  # type: ignore[arg-type]
+
+
+def chance_curve(steps: int, seed: int = 0) -> list[float]:
+    """A classifier's loss near chance level (2.3) with batch noise."""
+    rng = random.Random(seed)
+    return [2.3 * math.exp(rng.gauss(0.0, 0.02)) for _ in range(steps)]
+
+
+def test_a_run_back_at_its_start_after_progress_has_lost_it() -> None:
+    """A dying classifier: 2.3 -> 1.9 -> back to chance, never twice the level: no spike, but lost progress."""
+    rule = SpikeRule()
+    curve = chance_curve(20) + [1.9] * 20 + chance_curve(30, seed=1)
+    verdicts = [rule.update(x) for x in curve]
+    assert "spike" not in verdicts and "high" not in verdicts
+    assert "regress" in verdicts[40:]
+    assert rule.start is not None and rule.best == 1.9
+
+
+def test_without_enough_progress_a_return_to_the_start_is_noise() -> None:
+    """A plateau at chance (progress under 10% of the start) and a warmup bump that keeps most of the progress."""
+    rule = SpikeRule(progress=0.1)
+    curve = chance_curve(20) + [2.2] * 20 + chance_curve(30, seed=1)
+    assert "regress" not in [rule.update(x) for x in curve]
+    rule = SpikeRule(progress=0.1)
+    bump = [2.3] * 10 + [1.5] * 20 + [1.9] * 20 + [1.2] * 20
+    assert "regress" not in [rule.update(x) for x in bump]
+    assert SpikeRule(progress=None).progress is None
+
+
+def test_a_state_is_worth_keeping_until_half_the_progress_is_lost() -> None:
+    rule = SpikeRule(window=10, min_history=3)
+    for x in (2.0, 2.0, 2.0, 1.0, 1.0, 1.0):
+        rule.update(x)
+    assert rule.keeps_progress  # start 2, best 1
+    rule.update(1.6)  # the level (1.0) lags; the last loss does not
+    assert not rule.keeps_progress
+    rule.forget_recent()
+    assert not rule.keeps_progress and rule.level is None  # not until the level is known again
+    for x in (1.2, 1.2, 1.2):
+        rule.update(x)
+    assert rule.keeps_progress

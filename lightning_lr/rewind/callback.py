@@ -27,7 +27,12 @@ from lightning_lr.rewind.snapshot import TrainingSnapshot
 from lightning_lr.spike_rule import SpikeRule
 
 STATE_VERSION = 1
-REASONS = {"spike": "spike", "outlier": "outlier loss", "non-finite": "non-finite gradients"}
+REASONS = {
+    "spike": "spike",
+    "outlier": "outlier loss",
+    "non-finite": "non-finite gradients",
+    "regress": "lost progress",
+}
 log = logging.getLogger(__name__)
 
 __all__ = ["RewindOnSpike", "TooManyRewindsError"]
@@ -43,7 +48,10 @@ class RewindOnSpike(Callback):
     Every optimizer step's loss (averaged over DDP ranks, so all ranks decide together) goes through a
     :class:`~lightning_lr.spike_rule.SpikeRule`: the loss :math:`\\ell_t` is high when
     :math:`\\ell_t > k \\cdot \\operatorname{median}(\\text{last } W \\text{ normal losses})`, and ``patience``
-    high losses in a row are a spike; one loss above ``outlier_factor`` times the median is an outlier.
+    high losses in a row are a spike; one loss above ``outlier_factor`` times the median is an outlier. A run
+    that **lost its progress** (the median of the last ``min_history`` losses back at the start, the median of
+    the first ``min_history``, after it had been ``progress`` times the start below it) is rewound too, and
+    snapshots are only taken while less than half the progress is lost.
     Before each optimizer step (without an AMP gradient scaler, whose skipped steps are its own business), a
     gradient norm that is non-finite or above ``grad_outlier_factor`` times its running median makes the
     callback drop the gradients: the step is skipped, and a lone one costs nothing more. On a spike, an
@@ -72,6 +80,8 @@ class RewindOnSpike(Callback):
         window: Normal losses in the running median.
         min_history: Normal losses before a finite loss can be high (non-finite ones count from the start).
         outlier_factor: A single loss above this many times the median is rewound at once (``>= spike_factor``).
+        progress: The recent median back at the start after it had been this fraction of the start below it is
+            lost progress, in ``(0, 1)``; ``None``: no such test.
         grad_outlier_factor: A step whose gradient norm is above this many times the median of recent steps'
             norms is skipped (measured: clean GRU steps reach 11.5x, a CNN batch of inputs x 1e4 1e4x and more);
             ``patience`` gradient norms in a row above ``outlier_factor`` times it are a gradient spike (skipped,
@@ -99,6 +109,7 @@ class RewindOnSpike(Callback):
         window: int = 50,
         min_history: int = 10,
         outlier_factor: float = 10.0,
+        progress: float | None = 0.1,
         grad_outlier_factor: float = 100.0,
         every_n_steps: int | None = None,
         lr_factor: float = 0.5,
@@ -109,12 +120,12 @@ class RewindOnSpike(Callback):
     ) -> None:
         if check_real("spike_factor", spike_factor) <= 1.0:
             raise ValueError(f"`spike_factor` must be > 1 (a spike is above the running level), got {spike_factor!r}.")
-        self.rule = SpikeRule(spike_factor, patience, window, min_history, outlier_factor)
+        self.rule = SpikeRule(spike_factor, patience, window, min_history, outlier_factor, progress)
         # the gradient norm of every optimizer step: one above grad_outlier_factor x its median is an outlier
         if check_real("grad_outlier_factor", grad_outlier_factor) <= 1.0:
             raise ValueError(f"`grad_outlier_factor` must be > 1, got {grad_outlier_factor!r}.")
         # (above outlier_factor x the median for `patience` steps in a row: a gradient spike)
-        self.grad_rule = SpikeRule(self.rule.outlier_factor, patience, window, min_history, grad_outlier_factor)
+        self.grad_rule = SpikeRule(self.rule.outlier_factor, patience, window, min_history, grad_outlier_factor, None)
         self.every_n_steps = None if every_n_steps is None else check_positive_int("every_n_steps", every_n_steps)
         self._every = self.every_n_steps or 50
         self.lr_factor = check_open_interval("lr_factor", lr_factor, 0.0, 1.0)
@@ -202,11 +213,13 @@ class RewindOnSpike(Callback):
         else:
             verdict = self.rule.update(value)
         stepped, self._seen_step = trainer.global_step != self._seen_step, trainer.global_step
-        if verdict in ("spike", "outlier", "non-finite"):
+        if verdict in REASONS:
             reason = "non-finite loss" if not math.isfinite(value) else grad_reason or REASONS[verdict]
             step = trainer.global_step - 1 if stepped else trainer.global_step
             self._rewind(trainer, pl_module, reason, value, step, skipped=bad_grads)
-        elif verdict == "ok" and stepped and self._snapshot_due(trainer.global_step):
+            if verdict == "regress":  # the recent losses are not the restored state's: learn its level again
+                self.rule.forget_recent()
+        elif verdict == "ok" and stepped and self._snapshot_due(trainer.global_step) and self.rule.keeps_progress:
             self._take_snapshot(trainer, pl_module)
 
     # ------------------------------------------------------------------ the parts
