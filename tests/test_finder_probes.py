@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader
 from lightning_lr import CosineAnnealing
 from lightning_lr.finder import FinderResult, LRFinder, find_lr
 from lightning_lr.finder.budget import CHOOSING_FRACTION, plan_budget
-from lightning_lr.finder.probes import SPACING, next_lr
+from lightning_lr.finder.probes import SPACING, next_lr, pick, within_noise
+from lightning_lr.finder.result import Probe
 from tests.helpers import TinyModel, make_trainer, random_data
 
 
@@ -154,6 +155,34 @@ def test_the_search_brackets_the_curves_pick_then_walks_towards_the_better_side(
     assert middle == pytest.approx(math.sqrt(center * up))  # bracketed: halfway towards the better neighbour
     halved = [(center, 1.0), (up, 1.05), (down, 1.2), (math.sqrt(center * up), 0.99)]
     assert next_lr(halved, center, 1e-8, 1.0) is None  # the last step is the half one
+
+
+def _probe(lr: float, losses: list[float]) -> Probe:
+    tail = losses[-math.ceil(len(losses) / 4) :]
+    return Probe(lr, losses, sum(tail) / len(tail))
+
+
+NOISY = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.6, 0.3, 0.7, 0.4, 0.5, 0.3]  # the batches' ups and downs, shared by all
+
+
+def test_the_pick_is_the_lowest_lr_within_the_batch_noise_of_the_best_probe() -> None:
+    best = _probe(0.1, NOISY)
+    close = _probe(0.03, [x + (0.06 if i % 2 else -0.02) for i, x in enumerate(NOISY)])  # 0.02 worse on average
+    worse = _probe(0.01, [x + 0.2 for x in NOISY])  # worse on every step
+    above = _probe(0.3, [x + 0.01 for x in NOISY])
+    assert close.score > best.score and within_noise(close, best) and not within_noise(worse, best)
+    result = pick(FinderResult.not_run("test"), [worse, close, best, above], 12)
+    assert result.suggestion == 0.03 and result.rule == "probes"
+    assert pick(FinderResult.not_run("test"), [worse, best, above], 12).suggestion == 0.1
+
+
+def test_probes_scored_on_validation_or_stopped_early_take_the_lowest_score() -> None:
+    best, close = _probe(0.1, NOISY), _probe(0.03, [x + (0.06 if i % 2 else -0.02) for i, x in enumerate(NOISY)])
+    assert pick(FinderResult.not_run("test"), [close, best], 12, tail_scored=False).suggestion == 0.1
+    short = _probe(0.03, close.losses[:8])  # a probe that stopped early is not compared step by step
+    short.score = close.score
+    assert not within_noise(short, best)
+    assert pick(FinderResult.not_run("test"), [short, best], 12).suggestion == 0.1
 
 
 def test_the_search_stays_inside_the_bounds_and_goes_down_past_diverged_probes() -> None:

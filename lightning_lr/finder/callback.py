@@ -42,7 +42,8 @@ class LRFinder(Callback):
     With ``confirm=True`` (the default) a short search then probes LRs around that pick: each probe
     trains ``probe_steps`` optimizer steps at one constant LR from the same restored weights on the
     same batches and is scored by its loss at the end (the mean loss of its last quarter of steps, or
-    the ``monitor`` metric after it); the best probe's LR is the suggestion, and everything is restored
+    the ``monitor`` metric after it); the lowest LR whose probe is within batch noise of the best one
+    (:func:`~lightning_lr.finder.probes.within_noise`) is the suggestion, and everything is restored
     again. The test and the probes run their own small loop (``training_step``, backward,
     ``optimizer.step``): no hook of another callback runs and no loop counter moves, so training then
     starts from the original state.

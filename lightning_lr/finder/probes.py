@@ -3,9 +3,9 @@
 After the range test, a short search over candidate LRs around the curve's suggestion: each probe
 trains for the same number of optimizer steps at one constant LR, from the same weights (the snapshot
 taken before the probes, restored before each probe) on the same batches (a fresh pass over the train
-dataloaders from the same RNG states), and is scored by its loss at the end; the best probe's LR is
-the suggestion. Everything is restored afterwards, as after the range
-test. docs/finder.md has the rule and the measurements it was chosen on.
+dataloaders from the same RNG states), and is scored by its loss at the end; the lowest LR whose probe
+is within batch noise of the best probe's is the suggestion. Everything is restored afterwards, as
+after the range test. docs/finder.md has the rule and the measurements it was chosen on.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ SPACING = 10**0.5
 """The search moves by this factor (half a decade); its last probe halves it."""
 TAIL_FRACTION = 0.25
 """Without ``monitor``, a probe's score is the mean loss of this last fraction of its steps."""
+NOISE_Z = 2.0
+"""A lower-LR probe is picked when its tail is within this many paired standard errors of the best's."""
 MAX_SKIPPED = 1000
 
 
@@ -167,10 +169,40 @@ def search(
     return sorted(probes, key=lambda p: p.lr)
 
 
-def pick(result: FinderResult, probes: list[Probe], steps: int) -> FinderResult:
-    """Record ``probes`` in ``result`` and make the LR of the lowest-scored probe the suggestion (``rule="probes"``;
-    a tie goes to the lower LR). When every probe stopped on a NaN/inf loss the result has no suggestion, and
-    ``reason`` says why."""
+def within_noise(probe: Probe, best: Probe) -> bool:
+    r"""Whether ``probe`` scores no worse than ``best`` beyond the batch noise of their scored tails.
+
+    Both probes saw the same batches, so their last :math:`n` losses (the tail each score averages) pair up step by
+    step; with :math:`d_i` = ``probe``'s loss minus ``best``'s on the :math:`i`-th of those steps, :math:`\bar d`
+    their mean and :math:`s_d` their standard deviation, ``probe`` is within noise when
+
+    .. math:: \bar d \le z\, s_d / \sqrt{n}, \qquad z = 2 \ (\text{NOISE_Z}),
+
+    a paired one-sided test at about 2.5%. Probes of different lengths (one stopped early) or tails under 2 steps
+    are never within noise.
+
+    Example:
+        >>> best = Probe(0.1, [1.0, 0.9, 0.5, 0.6, 0.4, 0.5, 0.6, 0.4], 0.475)
+        >>> within_noise(Probe(0.03, [1.0, 0.9, 0.6, 0.5, 0.5, 0.4, 0.7, 0.4], 0.5), best)  # same ups and downs
+        True
+        >>> within_noise(Probe(0.03, [1.0, 0.9, 0.8, 0.8, 0.7, 0.8, 0.8, 0.7], 0.75), best)  # worse on every step
+        False
+    """
+    n = math.ceil(TAIL_FRACTION * len(best.losses))
+    if len(probe.losses) != len(best.losses) or n < 2:
+        return False
+    diffs = [a - b for a, b in zip(probe.losses[-n:], best.losses[-n:])]
+    mean = math.fsum(diffs) / n
+    spread = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1))
+    return mean <= NOISE_Z * spread / math.sqrt(n)
+
+
+def pick(result: FinderResult, probes: list[Probe], steps: int, tail_scored: bool = True) -> FinderResult:
+    """Record ``probes`` in ``result`` and make the lowest LR whose probe is within noise of the lowest-scored one
+    the suggestion (``rule="probes"``; :func:`within_noise`, for probes scored on their own losses,
+    ``tail_scored``; probes scored on a validation metric, one number each, take the lowest score, a tie to the
+    lower LR). The run is many times longer than a probe, so among LRs a probe cannot tell apart the lower one is
+    the safer. When every probe stopped on a NaN/inf loss the result has no suggestion, and ``reason`` says why."""
     result.probes, result.probe_steps, result.curve_lr = probes, steps, result.suggestion
     finite = [p for p in probes if math.isfinite(p.score)]
     if not finite:
@@ -181,6 +213,8 @@ def pick(result: FinderResult, probes: list[Probe], steps: int) -> FinderResult:
         )
         return result
     best = min(finite, key=lambda p: (p.score, p.lr))
+    if tail_scored:
+        best = next(p for p in sorted(finite, key=lambda p: p.lr) if p is best or within_noise(p, best))
     result.suggestion, result.rule = best.lr, "probes"
     return result
 
@@ -219,7 +253,7 @@ def choose_lr(
     probes = search(trainer, pl_module, loaders, result.suggestion, (config.min_lr, high), budget, validator)
     decided = None
     if trainer.is_global_zero:
-        decided = pick(copy.copy(result), probes, budget.probe_steps)
+        decided = pick(copy.copy(result), probes, budget.probe_steps, validator is None)
         decided.probe_note = note
         decided.seconds = time.perf_counter() - start
     final: FinderResult | None = trainer.strategy.broadcast(decided, src=0)

@@ -54,7 +54,7 @@ class FinderResult:
         note: A caveat about a suggestion, e.g. that the loss was still falling at ``max_lr``.
         monitor: The curve's loss: ``"train loss"`` or the name of the validation metric.
         seconds: Wall time of the test, snapshot and restore included.
-        rule: The rule that gave :attr:`suggestion`: ``"probes"`` (the best probe), :attr:`method`, or
+        rule: The rule that gave :attr:`suggestion`: ``"probes"`` (the probes' pick), :attr:`method`, or
             ``"divergence"`` (no clear descent, but the loss climbed: a third of the LR where it started to);
             ``None`` without one.
         probes: The probes that confirmed the curve's pick (see :class:`Probe`), in increasing LR; empty when
@@ -190,7 +190,7 @@ class FinderResult:
             caveat = f" Note: {self.probe_note}." if self.probe_note else ""
             count = f"{len(self.probes)} probe{'s' * (len(self.probes) != 1)}"
             return (
-                f"suggested lr={self.suggestion:.4g} (the best of {count} of {self.probe_steps} "
+                f"suggested lr={self.suggestion:.4g} (chosen by {count} of {self.probe_steps} "
                 f"steps around the {curve} rule's {self.curve_lr:.4g}: {self.probe_summary()}; range test: {points})."
                 + caveat
             )
