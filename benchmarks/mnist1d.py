@@ -52,7 +52,7 @@ from benchmarks.harness.optimizer_arms import optimizer_arms, scored
 from benchmarks.pages.mnist1d import markdown, resummarize, terminal
 from benchmarks.pages.mnist1d_figure import plot
 from benchmarks.pages.mnist1d_summary import BASELINE, Cells, constant_arms, per_budget, summarize
-from benchmarks.pages.mnist1d_target import target
+from benchmarks.pages.mnist1d_target import targets
 from lightning_lr import (
     AutoLR,
     CosineAnnealing,
@@ -245,7 +245,7 @@ def run(args: Any, arms: list[str], budgets: list[int], load_start: float | None
         "fit_wall_s": sum(r["wall_s"] for r in every),
         "n_fits": len(every),
         "summary": summarize(cells, budgets),
-        "target": target(cells, budgets, spe, CONSTANTS),
+        "targets": targets(cells, budgets, spe, CONSTANTS),
         "cells": {a: {str(b): c for b, c in by.items()} for a, by in cells.items()},
         "runs": runs,
     }
