@@ -59,8 +59,6 @@ class ScheduleCallback(Recipe, Callback):
 
     start_type: ClassVar[type[StartPoint]] = StartPoint
     """What the callback keeps between fits and in checkpoints (subclasses extend it with their fields)."""
-    restarts: ClassVar[bool] = False
-    """The LR rises again during training (cycles, restarts): warned about on a learning-rate-free optimizer."""
 
     def __init__(
         self,

@@ -100,6 +100,8 @@ class Recipe(ABC):
     """A resume (or further ``fit``) with another run length: ``"stretch"`` the rest of the plan over it
     (:class:`~lightning_lr.planner.Stretch`), or ``"replan"`` on the new length."""
 
+    restarts: ClassVar[bool] = False
+    """The LR rises again during training (cycles, restarts): warned about on a learning-rate-free optimizer."""
     metric_driven: ClassVar[bool] = False
     """The values also follow a monitored metric (``ReduceLROnPlateau``): a plan shows them without its cuts."""
 
