@@ -13,7 +13,6 @@ from lightning.pytorch.callbacks import Callback
 from torch.optim import Optimizer
 from typing_extensions import override
 
-from lightning_lr.callbacks import ScheduleCallback
 from lightning_lr.checks import (
     check_bool,
     check_open_interval,
@@ -22,7 +21,7 @@ from lightning_lr.checks import (
     check_state_version,
 )
 from lightning_lr.logging.loss import loss_of
-from lightning_lr.planner.plan import write_value
+from lightning_lr.rewind.lr_cut import cut_lr_everywhere
 from lightning_lr.rewind.snapshot import TrainingSnapshot
 from lightning_lr.spike_rule import SpikeRule
 
@@ -269,7 +268,8 @@ class RewindOnSpike(Callback):
             )
         factor = 1.0 if lone else self.lr_factor
         if not lone:
-            self._cut(trainer, factor)
+            cut_lr_everywhere(trainer, factor)
+            self.lr_scale *= factor
         restored = step if lone and skipped else snapshot.step
         self.rewinds += 1
         self._uses += restored == snapshot.step
@@ -285,24 +285,6 @@ class RewindOnSpike(Callback):
         metrics = {"rewind/count": float(self.rewinds), "rewind/lr_factor": self.lr_scale}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
-
-    def _cut(self, trainer: pl.Trainer, factor: float) -> None:
-        """``factor`` times the LR from now on: through the schedule callbacks, else in the groups themselves."""
-        covered: set[int] = set()
-        for callback in trainer.callbacks:  # type: ignore[attr-defined]
-            if isinstance(callback, ScheduleCallback) and "lr" in callback.param_keys() and callback.lr_cuts:
-                callback.cut_lr(factor)
-                indices = callback.optimizer_indices
-                covered.update(range(len(trainer.optimizers)) if indices is None else indices)
-        for index, optimizer in enumerate(trainer.optimizers):
-            if index in covered:
-                continue
-            for group in optimizer.param_groups:
-                write_value(group, "lr", float(group["lr"]) * factor)
-            for config in trainer.lr_scheduler_configs:  # a scheduler's base LRs, or a closed form undoes the cut
-                if config.scheduler.optimizer is optimizer and hasattr(config.scheduler, "base_lrs"):
-                    config.scheduler.base_lrs = [b * factor for b in config.scheduler.base_lrs]
-        self.lr_scale *= factor
 
     def _warn_no_loss(self, trainer: pl.Trainer) -> None:
         if not self._warned_no_loss and trainer.is_global_zero:
