@@ -70,8 +70,8 @@ def check_conflicts(recipe: Recipe, trainer: pl.Trainer, optimizers: list[Optimi
     if "lr" in keys:
         check_hosted_schedulers(name, trainer, optimizers)
     mine = {id(o) for o in optimizers}
-    for other in trainer.callbacks:  # type: ignore[attr-defined]
-        if other is recipe or not isinstance(other, Recipe):
+    for other in recipes_of(trainer):
+        if other is recipe:
             continue
         shared = sorted(keys & other.param_keys())
         theirs = {id(trainer.optimizers[i]) for i in driven_indices(other, len(trainer.optimizers))}
@@ -80,6 +80,17 @@ def check_conflicts(recipe: Recipe, trainer: pl.Trainer, optimizers: list[Optimi
                 f"{name} and {type(other).__name__} both set {', '.join(shared)} of one optimizer; "
                 "give each its own with `optimizers=[index]`, or compose the schedules into one."
             )
+
+
+def recipes_of(trainer: pl.Trainer) -> list[Recipe]:
+    """Every recipe that drives the trainer's optimizers: the schedule callbacks in ``trainer.callbacks``, and
+    those a callback runs on its own behalf and lists in ``inner_recipes`` (``AutoLR``'s ``WarmupStableDecay``)."""
+    found: list[Recipe] = []
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, Recipe):
+            found.append(callback)
+        found.extend(r for r in getattr(callback, "inner_recipes", ()) if isinstance(r, Recipe))
+    return found
 
 
 def driven_indices(callback: Any, num_optimizers: int) -> list[int]:
@@ -93,8 +104,8 @@ def absolute_lr_owners(trainer: pl.Trainer) -> dict[int, Recipe]:
     configured LR (:attr:`Recipe.absolute_lr <lightning_lr.planner.Recipe.absolute_lr>`), so an LR written into
     the optimizer before training (the finder's suggestion, ``ScaleLR``'s factor) has no effect."""
     owners: dict[int, Recipe] = {}
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
-        if isinstance(callback, Recipe) and callback.absolute_lr and "lr" in callback.param_keys():
+    for callback in recipes_of(trainer):
+        if callback.absolute_lr and "lr" in callback.param_keys():
             for index in driven_indices(callback, len(trainer.optimizers)):
                 owners[index] = callback
     return owners

@@ -179,7 +179,7 @@ def test_a_clean_run_is_unchanged_bit_for_bit(tmp_path: Path) -> None:
     runs = []
     for callbacks in ([], [RewindOnSpike()], [rewind(every_n_steps=1)]):
         torch.manual_seed(0)
-        model = Poisoned(optimizer="adam", lr=0.01)
+        model = Poisoned()
         fit(model, tmp_path, CosineAnnealing(), *callbacks)
         runs.append((model.lrs, [p.detach().clone() for p in model.parameters()]))
         assert not any(isinstance(c, RewindOnSpike) and c.events for c in callbacks)
@@ -336,3 +336,22 @@ def test_manual_optimization_a_nan_batch_is_rewound(tmp_path: Path) -> None:
     fit(model, tmp_path, weights, watch)
     assert [(e["step"], e["reason"], e["restored"]) for e in watch.events] == [(20, "non-finite loss", 20)]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_next_to_autolr_the_cut_goes_through_its_schedule_and_holds(tmp_path: Path) -> None:
+    """AutoLR runs its WarmupStableDecay on its own behalf: a cut made in the param groups alone would be undone by
+    that schedule at the next step, a silent wrong LR."""
+    from lightning_lr import AutoLR
+
+    torch.manual_seed(0)
+    clean = Poisoned()
+    fit(clean, tmp_path, AutoLR())
+    torch.manual_seed(0)
+    watch = rewind(**SPIKE_ONLY)
+    model = Poisoned({20: "big"})
+    fit(model, tmp_path, AutoLR(), watch)
+    [event] = watch.events
+    assert event["lr_cut"] == 0.5
+    cut_from = event["step"] + 1
+    assert model.lrs[:cut_from] == clean.lrs[:cut_from]
+    assert model.lrs[cut_from:] == pytest.approx([0.5 * lr for lr in clean.lrs[cut_from:]], rel=1e-12)

@@ -72,6 +72,12 @@ class AutoLR(Callback):
         self._cooldown = "at the end of the run"
         self._logged = False
 
+    @property
+    def inner_recipes(self) -> tuple[WarmupStableDecay]:
+        """The schedule it drives, for whoever asks what sets the LR (``owners.recipes_of``: ``RewindOnSpike``'s LR
+        cut goes through it, as through any schedule callback)."""
+        return (self.schedule,)
+
     # ------------------------------------------------------------------ what it decided
     def explain(self) -> str:
         """What it decided: the peak LR (and how the finder chose it), the warmup, the cooldown."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 
 from lightning_lr.callbacks import ScheduleCallback
+from lightning_lr.owners import recipes_of
 from lightning_lr.planner.plan import write_value
 
 __all__ = ["cut_lr_everywhere"]
@@ -19,7 +20,7 @@ def cut_lr_everywhere(trainer: pl.Trainer, factor: float) -> None:
     scheduler from ``configure_optimizers`` on it too, or its closed form would undo the cut at its next step.
     """
     covered: set[int] = set()
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+    for callback in recipes_of(trainer):  # AutoLR's schedule too: a cut in the groups alone it would undo
         if isinstance(callback, ScheduleCallback) and "lr" in callback.param_keys() and callback.lr_cuts:
             callback.cut_lr(factor)
             indices = callback.optimizer_indices
