@@ -93,6 +93,15 @@ def recipes_of(trainer: pl.Trainer) -> list[Recipe]:
     return found
 
 
+def check_every_schedule(trainer: pl.Trainer) -> None:
+    """:func:`check_conflicts` for every recipe of :func:`recipes_of`, now: what must refuse a run before any training
+    step (the finder asks it before its range test, which would otherwise spend up to half a run first)."""
+    for recipe in recipes_of(trainer):
+        name = type(recipe).__name__
+        optimizers = managed_optimizers(name, trainer, getattr(recipe, "optimizer_indices", None))
+        check_conflicts(recipe, trainer, optimizers)
+
+
 def driven_indices(callback: Any, num_optimizers: int) -> list[int]:
     """The indices of the optimizers a schedule callback drives (its ``optimizer_indices``; ``None``: all)."""
     indices = getattr(callback, "optimizer_indices", None)

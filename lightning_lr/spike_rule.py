@@ -8,7 +8,10 @@ of the last ``window`` losses that were not high:
     \\text{level}_t = \\operatorname{median}(\\ell_{s} : s \\in \\text{last } W \\text{ normal steps}), \\qquad
     \\text{high}_t \\iff \\ell_t > \\text{level}_t + (k - 1)\\,|\\text{level}_t|
 
-(for a non-negative loss: :math:`\\ell_t > k \\cdot \\text{level}_t`). A **spike** is ``patience`` high
+(for a non-negative loss: :math:`\\ell_t > k \\cdot \\text{level}_t`), and, once the level is below the start
+:math:`s` (defined below), also :math:`\\ell_t > \\text{level}_t + (s - \\text{level}_t)/2`: a batch must undo at
+least half the progress made to count (near a loss of 0 a ratio says nothing: a batch with one hard example is
+10x a median of 0.01). A **spike** is ``patience`` high
 steps in a row; a non-finite loss is reported at once, and so is an **outlier**, a
 finite loss above ``outlier_factor`` times the level (one batch far off the run: corrupt data, or the start
 of a blow-up). The level needs ``min_history`` normal steps
@@ -109,9 +112,15 @@ class SpikeRule:
         return statistics.median(self.history) if len(self.history) >= self.min_history else None
 
     def threshold(self, factor: float | None = None) -> float | None:
-        """The loss above which a step is high now (above ``factor`` times the level; ``None``: too little history)."""
+        """The loss above which a step is high now: above ``factor`` times the level and, once the level is below the
+        start, above half the way back to it (``None``: too little history)."""
         level = self.level
-        return None if level is None else level + ((factor or self.factor) - 1.0) * abs(level)
+        if level is None:
+            return None
+        above = level + ((factor or self.factor) - 1.0) * abs(level)
+        if self.start is not None and self.start > level:  # near a loss of 0 a ratio is not a spike: a batch must
+            above = max(above, level + (self.start - level) / 2)  # also undo half the progress made
+        return above
 
     @property
     def recent(self) -> float | None:
@@ -137,16 +146,14 @@ class SpikeRule:
         return 3.0 * math.sqrt(2) * 1.25 * sigma / math.sqrt(self.min_history)
 
     def _regressed(self) -> bool:
-        recent = self.recent
-        if self.progress is None or recent is None:
+        recent, start = self.recent, self.start
+        if self.progress is None or recent is None or start is None:
             return False
-        if self.start is None:
-            self.start = recent
         self.best = recent if self.best is None else min(self.best, recent)
         if not self.progressed:
-            margin = max(self.progress * abs(self.start), self._noise_margin())
-            self.progressed = self.start - recent >= margin
-        self.back_run = self.back_run + 1 if self.progressed and recent >= self.start else 0
+            margin = max(self.progress * abs(start), self._noise_margin())
+            self.progressed = start - recent >= margin
+        self.back_run = self.back_run + 1 if self.progressed and recent >= start else 0
         return self.back_run >= self.min_history
 
     def update(self, loss: float) -> Verdict:
@@ -162,6 +169,8 @@ class SpikeRule:
             return "outlier" if loss > far else "high"
         self.high_run = 0
         self.history.append(loss)
+        if self.start is None and len(self.history) >= self.min_history:
+            self.start = self.recent
         return "regress" if self._regressed() else "ok"
 
     def reset_run(self) -> None:

@@ -124,3 +124,23 @@ def test_a_state_is_worth_keeping_until_half_the_progress_is_lost() -> None:
     for x in (1.2, 1.2, 1.2):
         rule.update(x)
     assert rule.keeps_progress
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_loss_heading_to_zero_with_hard_batches_never_fires(seed: int) -> None:
+    """Near a loss of 0 a ratio says nothing: a batch with one hard example is 10x a median of 0.015. A clean
+    classifier run (0.7 -> 0.015, every 7th batch 0.06-0.26) must not be rewound."""
+    rng, rule = random.Random(seed), SpikeRule()
+    verdicts = []
+    for t in range(400):
+        level = 0.015 + 0.685 * math.exp(-t / 40)
+        loss = rng.uniform(0.06, 0.26) if t % 7 == 6 and t > 150 else level * rng.uniform(0.7, 1.3)
+        verdicts.append(rule.update(loss))
+    assert set(verdicts) <= {"ok", "high"}
+
+
+def test_near_zero_a_batch_that_undoes_half_the_progress_is_still_caught() -> None:
+    rule = SpikeRule()
+    for t in range(200):
+        rule.update(0.015 + 0.685 * math.exp(-t / 20))
+    assert rule.update(0.5) == "outlier"  # back more than half way to the start (0.7): not batch noise

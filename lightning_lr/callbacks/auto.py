@@ -25,6 +25,7 @@ from lightning_lr.callbacks.wsd import DecayType, WarmupStableDecay
 from lightning_lr.checks import ScheduleConflictError, check_choice, check_open_interval
 from lightning_lr.finder import LRFinder
 from lightning_lr.logging.tensorboard import tensorboard_writers
+from lightning_lr.owners import check_hosted_schedulers
 from lightning_lr.planner import AutoWarmup
 
 
@@ -115,6 +116,7 @@ class AutoLR(Callback):
                 f"AutoLR owns the LR (finder, warmup and cooldown) but the trainer also has {', '.join(others)}: "
                 "remove them, or replace AutoLR by the pieces you want (LRFinder(), WarmupStableDecay(...))."
             )
+        check_hosted_schedulers("AutoLR", trainer, trainer.optimizers)  # before its finder's test, in its name
         timed = any(isinstance(c, Timer) and c.time_remaining() is not None for c in trainer.callbacks)  # type: ignore[attr-defined]
         steps = trainer.estimated_stepping_batches
         if not timed and (not math.isfinite(steps) or steps <= 0):

@@ -26,7 +26,7 @@ from lightning_lr.finder.suggest import METHODS, Method
 from lightning_lr.lifecycle import fit_kind
 from lightning_lr.logging.tensorboard import FINDER_FIGURE_TAG, add_figure, tensorboard_writers
 from lightning_lr.optimizers import refuse_lr_free, train_mode
-from lightning_lr.owners import absolute_lr_owners, hosted_schedulers, with_absolute_lrs
+from lightning_lr.owners import absolute_lr_owners, check_every_schedule, hosted_schedulers, with_absolute_lrs
 from lightning_lr.planner import FitKind
 
 STATE_VERSION = 2  # 2: FinderResult holds the probes (a version-1 state loads with none)
@@ -263,6 +263,7 @@ class LRFinder(Callback):
             return
         self._applied.reset()
         check_strategy(trainer.strategy)
+        check_every_schedule(trainer)  # a schedule that will refuse the run does so before the test, not after it
         if self.apply and not self._stop_after_test and self._skip_for_fixed_lrs(trainer):
             return
         with train_mode(trainer.optimizers):  # a schedule-free optimizer steps in train mode only

@@ -172,7 +172,15 @@ class RewindOnSpike(Callback):
         if self.every_n_steps is None:
             total = float(trainer.estimated_stepping_batches)
             self._every = 50 if not 0 < total < math.inf else min(100, max(10, round(total / 100)))
-        self._take_snapshot(trainer, pl_module)
+        self.snapshot = None  # the first one at the first batch: after every on_train_epoch_start (ScheduleFree's
+        # switch back to the training weights after a resume or a further fit)
+
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.snapshot is None:
+            self._take_snapshot(trainer, pl_module)
 
     @override
     def on_before_optimizer_step(
@@ -251,7 +259,7 @@ class RewindOnSpike(Callback):
         offending one. A lone step whose non-finite gradients were dropped (``skipped``) changed nothing: it
         is only recorded (restored: ``step`` itself)."""
         snapshot = self.snapshot
-        if snapshot is None:  # pragma: no cover - taken in on_train_start
+        if snapshot is None:  # pragma: no cover - taken at the first batch of the fit
             return
         recent = bool(self.events) and step - int(self.events[-1]["step"]) <= self._every  # trouble came back
         lone = not reason.endswith("spike") and self.rule.high_run == 1 and (skipped or self._uses == 0) and not recent

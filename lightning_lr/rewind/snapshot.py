@@ -2,15 +2,20 @@
 
 What is kept: every parameter and buffer of the LightningModule, every optimizer's per-parameter state
 (Adam's moments and step, momentum buffers, ...) and the AMP gradient scaler's state, as host copies
-(the tensor helpers are the finder's, :mod:`lightning_lr.finder.state`), in memory or in one file.
+(the tensor helpers are the finder's, :mod:`lightning_lr.finder.state`), in memory or in one file,
 
-What is not: the param-group values (the LR, momentum): the schedule's clock runs on from the current step
-and the schedule callbacks write them before every step; the RNG states and the data order (the batches run
-on, the offending ones skipped); gradients (set to ``None`` on restore).
+and every param-group value but the LR (what an optimizer counts there: a schedule-free optimizer's step ``k``,
+``weight_sum``, ``lr_max`` and ``train_mode``; momentum values, which a schedule callback writes again before
+the next step anyway).
+
+What is not: the LR (the schedule's clock runs on from the current step, and the cut is made on top of the
+current LR); the RNG states and the data order (the batches run on, the offending ones skipped); gradients
+(set to ``None`` on restore).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,29 @@ from torch.optim import Optimizer
 
 from lightning_lr.finder.state import SavedTensor, host_copy, load_state, save_state
 
+SKIPPED = ("params", "lr")
+"""Param-group keys a snapshot leaves alone: the parameters themselves, and the LR (the schedule's, cut on top)."""
+
 
 def _params_of(optimizer: Optimizer) -> list[nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _group_values(optimizer: Optimizer) -> list[dict[str, Any]]:
+    """Every param group's values but its params and its LR (tensors as host copies)."""
+    return [
+        {k: host_copy(v) if isinstance(v, torch.Tensor) else copy.deepcopy(v) for k, v in g.items() if k not in SKIPPED}
+        for g in optimizer.param_groups
+    ]
+
+
+def _put_group_values(optimizer: Optimizer, saved: list[dict[str, Any]]) -> None:
+    for group, values in zip(optimizer.param_groups, saved):  # groups added since then keep theirs
+        for key, value in values.items():
+            if isinstance(group.get(key), torch.Tensor) and isinstance(value, torch.Tensor):
+                group[key].copy_(value)  # a tensor value stays the same tensor object
+            else:
+                group[key] = copy.deepcopy(value)
 
 
 def _nbytes(value: Any) -> int:
@@ -74,6 +99,7 @@ class TrainingSnapshot:
             "params": [host_copy(p) for p in params],
             "buffers": [host_copy(b) for b in buffers],
             "optimizers": optimizers,
+            "groups": [_group_values(o) for o in trainer.optimizers],
             "scaler": None if scaler is None else scaler.state_dict(),
         }
         self.step, self.path = step, path
@@ -108,6 +134,8 @@ class TrainingSnapshot:
             for p, state in zip(_params_of(optimizer), saved):  # groups added since then start with no state
                 if state is not None:
                     optimizer.state[p] = load_state(state)
+        for optimizer, groups in zip(trainer.optimizers, data.get("groups", [])):
+            _put_group_values(optimizer, groups)
         scaler = _scaler(trainer)
         if scaler is not None and data["scaler"] is not None:
             scaler.load_state_dict(data["scaler"])
