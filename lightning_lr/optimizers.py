@@ -148,6 +148,21 @@ def warn_internal_warmup(owner: str, optimizers: Sequence[Optimizer]) -> str | N
     )
 
 
+def warn_schedule_free_unswitched(owner: str, optimizers: Sequence[Optimizer]) -> str | None:
+    """The warning for a schedule-free optimizer in a run without ``ScheduleFree()`` (the caller knows): nothing
+    calls its ``train()`` / ``eval()``, so it refuses to step, or evaluates and saves its training point; ``None``
+    if none of ``optimizers`` is schedule-free."""
+    names = sorted({type(o).__name__ for o in optimizers if is_schedule_free(o)})
+    if not names:
+        return None
+    return (
+        f"{owner} drives {', '.join(names)}, a schedule-free optimizer, but the trainer has no ScheduleFree() "
+        "callback: unless your module calls `optimizer.train()` before training and `optimizer.eval()` before every "
+        "evaluation and checkpoint, it refuses to step ('not in train mode') or validates and saves the wrong "
+        "weights. Add `lightning_lr.ScheduleFree()` to the callbacks."
+    )
+
+
 @contextmanager
 def train_mode(optimizers: Sequence[Optimizer]) -> Iterator[None]:
     """Every schedule-free optimizer of ``optimizers`` in train mode inside (its step raises otherwise), each

@@ -4,6 +4,7 @@ evaluation weights, an exact resume, the BatchNorm recompute that changes nothin
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_lr import LRFinder, ScheduleConflictError, ScheduleFree, WarmupLinear
+from lightning_lr import CosineAnnealing, LRFinder, ScheduleConflictError, ScheduleFree, WarmupLinear
 from lightning_lr.optimizers import in_train_mode
 
 schedulefree = pytest.importorskip("schedulefree")
@@ -274,3 +275,18 @@ def test_finder_steps_a_schedule_free_optimizer_in_train_mode(tmp_path: Path) ->
     trainer(tmp_path, [finder, ScheduleFree()], max_epochs=1).fit(model)
     assert finder.result is not None and len(finder.result.lrs) == 10
     assert set(model.modes["train"]) == {True} and set(model.modes["val"]) == {False}
+
+
+class SwitchesItself(SFModule):
+    """Calls ``optimizer.train()`` itself, as code written before ``ScheduleFree()`` does."""
+
+    def on_train_epoch_start(self) -> None:
+        self.trainer.optimizers[0].train()
+
+
+def test_a_schedule_callback_without_schedule_free_says_what_is_missing(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match=r"no ScheduleFree\(\) callback"):
+        trainer(tmp_path, [CosineAnnealing()], max_epochs=1, limit_val_batches=0).fit(SwitchesItself())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*no ScheduleFree")
+        trainer(tmp_path, [ScheduleFree(), CosineAnnealing()], max_epochs=1, limit_val_batches=0).fit(SFModule())

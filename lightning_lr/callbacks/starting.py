@@ -19,7 +19,7 @@ from lightning_lr.callbacks.drive import Drive
 from lightning_lr.callbacks.run_length import Run, describe_run, fit_start_note, unresolvable
 from lightning_lr.checks import ScheduleConflictError
 from lightning_lr.lifecycle import fit_kind
-from lightning_lr.optimizers import warn_internal_warmup, warn_restarts_on_lr_free
+from lightning_lr.optimizers import warn_internal_warmup, warn_restarts_on_lr_free, warn_schedule_free_unswitched
 from lightning_lr.owners import check_conflicts, managed_optimizers
 from lightning_lr.planner import StartPoint, begin, plan_optimizer
 from lightning_lr.schedules import Timeline
@@ -38,8 +38,13 @@ def check_at_fit_start(callback: ScheduleCallback, trainer: pl.Trainer) -> str |
         return skip
     optimizers = managed(callback, trainer)
     check_conflicts(callback, trainer, optimizers)
+    switched = any(  # by name: lightning_lr.schedule_free imports the callbacks package
+        "ScheduleFree" in (k.__name__ for k in type(c).__mro__)
+        for c in trainer.callbacks  # type: ignore[attr-defined]
+    )
     for warning in (warn_restarts_on_lr_free(name, optimizers) if callback.restarts else None,
-                    warn_internal_warmup(name, optimizers) if "lr" in callback.param_keys() else None):  # fmt: skip
+                    warn_internal_warmup(name, optimizers) if "lr" in callback.param_keys() else None,
+                    None if switched else warn_schedule_free_unswitched(name, optimizers)):  # fmt: skip
         if warning is not None:
             rank_zero_warn(warning)
     run = describe(callback, trainer, len(optimizers))
