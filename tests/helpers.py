@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import OnExceptionCheckpoint
 from torch import nn
@@ -292,3 +293,22 @@ RESUME_CASES: list[tuple[str, Callable[[], ScheduleCallback], dict[str, Any]]] =
         {"optimizer": "adamw", "groups": 2},
     ),
 ]
+
+
+def assert_identical(a: Any, b: Any, where: str = "") -> None:
+    """``a`` and ``b`` equal bit for bit, recursively: same types, tensor dtypes and shapes, dict keys, lengths."""
+    assert type(a) is type(b), where
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), where
+    else:
+        assert a == b, where

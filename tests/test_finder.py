@@ -32,7 +32,7 @@ from lightning_lr.finder import FinderResult, LRFinder, find_lr
 from lightning_lr.finder.smoothing import smooth
 from lightning_lr.finder.suggest import suggest
 from tests.finder_ddp_script import FINDER, ShardModel
-from tests.helpers import TinyModel, make_trainer, random_data
+from tests.helpers import TinyModel, assert_identical, make_trainer, random_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -205,24 +205,6 @@ def capture(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any
         "training": [m.training for m in pl_module.modules()],
         "instance_attrs": sorted(k for k in vars(pl_module) if k in ("log", "log_dict", "forward", "optimizers")),
     }
-
-
-def assert_identical(a: Any, b: Any, where: str = "") -> None:
-    assert type(a) is type(b), where
-    if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}/{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), where
-    else:
-        assert a == b, where
 
 
 def fit(tmp_path: Path, model: pl.LightningModule, callbacks: list[Any], **kwargs: Any) -> pl.Trainer:

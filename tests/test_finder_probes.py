@@ -26,7 +26,7 @@ from lightning_lr.finder import FinderResult, LRFinder, find_lr
 from lightning_lr.finder.budget import CHOOSING_FRACTION, plan_budget
 from lightning_lr.finder.probes import SPACING, next_lr, pick, within_noise
 from lightning_lr.finder.result import Probe
-from tests.helpers import TinyModel, make_trainer, random_data
+from tests.helpers import TinyModel, assert_identical, make_trainer, random_data
 
 
 @pytest.fixture(autouse=True)
@@ -121,23 +121,6 @@ class State(Callback):
             "global_step": trainer.global_step,
             "training": [m.training for m in pl_module.modules()],
         }
-
-
-def assert_same(a: Any, b: Any, where: str = "") -> None:
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same(a[key], b[key], f"{where}/{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), where
-    else:
-        assert a == b, where
 
 
 PROBING = {"num_training_steps": 20, "probe_steps": 4, "max_lr": 10.0}
@@ -282,8 +265,8 @@ def test_after_the_probes_training_is_bit_identical_to_training_without_the_find
         runs.append((model, before, after, finder))
     (model, before, after, finder), (plain, *_rest) = runs
     assert finder.result is not None and finder.result.probes
-    assert_same(before.at_fit_start, after.at_fit_start, "right after the finder")
-    assert_same(model.state_dict(), plain.state_dict(), "weights after training")
+    assert_identical(before.at_fit_start, after.at_fit_start, "right after the finder")
+    assert_identical(model.state_dict(), plain.state_dict(), "weights after training")
     spent = len(finder.result.lrs) + sum(len(p.losses) for p in finder.result.probes)
     assert model.seen.losses[spent:] == plain.seen.losses  # the same batches in the same order
 
@@ -309,7 +292,7 @@ def test_manual_optimization_probes_and_restores_exactly(tmp_path: Path) -> None
     make_trainer(tmp_path, [before, finder, after], max_epochs=4).fit(model)
     result = finder.result
     assert result is not None and len(result.probes) >= 3 and result.rule == "probes", result.explain()
-    assert_same(before.at_fit_start, after.at_fit_start)
+    assert_identical(before.at_fit_start, after.at_fit_start)
 
 
 def test_probes_are_scored_on_the_monitored_validation_metric(tmp_path: Path) -> None:
@@ -351,7 +334,7 @@ def test_a_nan_in_a_probe_stops_it_it_is_never_picked_and_everything_is_restored
     assert stopped and all(p.lr > 1.5 * center and p.score == math.inf and len(p.losses) == 3 for p in stopped)
     assert "loss was nan at step 3" in stopped[0].stop  # type: ignore[operator]
     assert result.suggestion is not None and result.suggestion <= center
-    assert_same(before.at_fit_start, after.at_fit_start)
+    assert_identical(before.at_fit_start, after.at_fit_start)
 
 
 def test_every_probe_diverging_gives_no_suggestion_keeps_the_lr_and_says_why(tmp_path: Path) -> None:
@@ -382,8 +365,8 @@ def test_a_probe_that_raises_propagates_after_everything_is_restored(tmp_path: P
     with pytest.raises(RuntimeError, match="boom in a probe"):
         trainer.fit(model)
     assert state.at_fit_start is not None and len(model.seen.losses) == 26
-    assert_same(state.at_fit_start["model"], {k: v.detach() for k, v in model.state_dict().items()})
-    assert_same(state.at_fit_start["optimizers"], [o.state_dict() for o in optimizers])
+    assert_identical(state.at_fit_start["model"], {k: v.detach() for k, v in model.state_dict().items()})
+    assert_identical(state.at_fit_start["optimizers"], [o.state_dict() for o in optimizers])
     assert torch.equal(state.at_fit_start["torch_rng"], torch.get_rng_state())
     assert not {"log", "log_dict"} & set(vars(model))  # the finder's stand-ins are gone
 
@@ -449,7 +432,7 @@ def test_find_lr_probes_and_leaves_the_model_untouched(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, [], max_epochs=4)
     result = find_lr(trainer, model, **PROBING)
     assert result.probes and result.rule == "probes"
-    assert_same(weights, dict(model.state_dict()))
+    assert_identical(weights, dict(model.state_dict()))
 
 
 def test_confirm_false_is_the_single_curve_finder(tmp_path: Path) -> None:

@@ -252,5 +252,4 @@ def resummarize(result: dict[str, Any]) -> dict[str, Any]:
     constants = constant_arms(cfg["peak_lr"], cfg["grid"])
     result["summary"] = summarize(cells, cfg["budgets"])
     result["targets"] = targets(cells, cfg["budgets"], cfg["steps_per_epoch"], constants)
-    result.pop("target", None)
     return result

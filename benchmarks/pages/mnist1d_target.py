@@ -195,9 +195,9 @@ def targets(cells: Cells, budgets: list[int], spe: int, constants: dict[str, flo
 
 
 def target_sections(result: dict[str, Any]) -> list[str]:
-    """One section per target (an older json with a single ``"target"`` gets that one)."""
+    """One section per target."""
     cfg, lines = result["config"], []
-    for t in (result.get("targets") or {ARM: result["target"]}).values():
+    for t in result["targets"].values():
         lines += [
             f"## Target: `{t['arm']}` against the best constant LR",
             "",

@@ -193,7 +193,7 @@ class Snapshot:
         snapshot._parts.extend(_OptimizerState(opt) for opt in trainer.optimizers)
         for config in trainer.lr_scheduler_configs:
             snapshot._parts.append(_StateDict(config.scheduler))
-        snapshot._parts.append(RandomState(train_loaders))  # the loaders' generators (and the globals again)
+        snapshot._rng = RandomState(train_loaders)  # the global generators and the loaders'
         scaler = getattr(trainer.precision_plugin, "scaler", None)
         if scaler is not None:  # its scale, growth tracker and per-optimizer states (lazily created ones too)
             snapshot._parts.append(_Attributes(scaler))
